@@ -1,0 +1,35 @@
+# Lakegate: `make run` serves the demo data, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+AZURITE := node_modules/.bin/azurite-blob
+HOST ?= 127.0.0.1
+PORT ?= 5433
+
+.PHONY: install install-test run demo test check clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(AZURITE): package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+install-test: install $(AZURITE)
+
+run: install
+	$(VENV)/bin/lakegate demo --data ./data --host $(HOST) --port $(PORT)
+
+demo: run
+
+test: install-test
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules data .pytest_cache

@@ -1,0 +1,1 @@
+"""SQL parsing, classification, rewriting and the statements the gateway runs itself."""

@@ -1,0 +1,1 @@
+"""Statements the gateway runs itself instead of passing them to DuckDB."""
