@@ -75,6 +75,10 @@ class FeatureNotSupported(GatewayError):
     sqlstate = "0A000"
 
 
+class NotNullViolation(GatewayError):
+    sqlstate = "23502"
+
+
 class DataException(GatewayError):
     sqlstate = "22000"
 

@@ -1,0 +1,99 @@
+"""The process's one DuckDB database: extensions, secrets and the client sandbox.
+
+Extensions load from the files shipped in the ``duckdb_extension_httpfs``
+and ``duckdb_extension_azure`` packages, so nothing is downloaded. After
+set-up, external access is limited to the storage root and the
+configuration is locked: no client statement can read or write elsewhere,
+ATTACH, INSTALL, LOAD or change a setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from gateway.storage.backend import StorageBackend
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_PACKAGES = ("duckdb_extension_httpfs", "duckdb_extension_azure")
+
+
+def extension_files() -> list[Path]:
+    """Return the installed extension files, one per package, for this DuckDB version."""
+    files = []
+    for package in EXTENSION_PACKAGES:
+        module = __import__(package)
+        folder = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+        found = sorted(folder.glob("*.duckdb_extension"))
+        if not found:
+            raise RuntimeError(
+                f"no DuckDB extension file for version {duckdb.__version__} in {folder}; "
+                f"install {package.replace('_', '-')}=={duckdb.__version__}"
+            )
+        files.append(found[0])
+    return files
+
+
+def quote_literal(value: str) -> str:
+    """Quote a string as a SQL literal, doubling single quotes."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Engine:
+    """One DuckDB database per process, sandboxed to the storage root.
+
+    ``cursor()`` gives an independent connection for one client session or
+    one internal task; DuckDB cursors may be used from different threads.
+    """
+
+    def __init__(
+        self,
+        backend: StorageBackend,
+        secret_statements: Callable[[], list[str]] | None = None,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._secret_statements = secret_statements or (lambda: [])
+        config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+        self.connection = duckdb.connect(":memory:", config=config)
+        self._set_up(memory_limit, threads)
+
+    def _set_up(self, memory_limit: str | None, threads: int | None) -> None:
+        con = self.connection
+        for path in extension_files():
+            con.execute(f"LOAD {quote_literal(str(path))}")
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET parquet_metadata_cache = true")
+        if memory_limit:
+            con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        self.refresh_secrets()
+        root = self.backend.root_uri()
+        con.execute(f"SET allowed_directories = [{quote_literal(root)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        logger.info("DuckDB %s ready, external access limited to %s", duckdb.__version__,
+                    self.backend.description)
+
+    def refresh_secrets(self) -> None:
+        """Create or replace the storage secrets (also called before credentials expire)."""
+        with self._lock:
+            for statement in self._secret_statements():
+                self.connection.execute(statement)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Return a new cursor on the shared database."""
+        with self._lock:
+            return self.connection.cursor()
+
+    def close(self) -> None:
+        self.connection.close()

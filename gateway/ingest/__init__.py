@@ -1,0 +1,1 @@
+"""Ingestion: turning rows and Arrow batches into Parquet files in the store."""

@@ -1,0 +1,40 @@
+"""The state one gateway process shares across sessions: storage, DuckDB and the catalog."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gateway.config import Settings
+from gateway.engine import Engine
+from gateway.sql.measurements import Measurements
+from gateway.storage.backend import StorageBackend
+from gateway.storage.duckdb_secrets import SecretRefresher, secret_statements
+from gateway.storage.open import open_backend
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Storage backend, DuckDB engine and measurement catalog of one process."""
+
+    settings: Settings
+    backend: StorageBackend
+    engine: Engine
+    measurements: Measurements
+    refresher: SecretRefresher | None = None
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        """Open and check the store, then set up DuckDB; raise ConfigurationError on a bad store."""
+        backend = open_backend(settings.storage_url, settings)
+        backend.check()
+        engine = Engine(backend, lambda: secret_statements(backend))
+        refresher = SecretRefresher.for_backend(backend, engine.refresh_secrets)
+        return cls(settings, backend, engine, Measurements(engine), refresher)
+
+    def close(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
+        self.engine.close()

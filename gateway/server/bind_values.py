@@ -1,0 +1,68 @@
+"""Decoding Bind parameter values into Python values DuckDB can bind."""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from gateway.errors import FeatureNotSupported, InvalidTextRepresentation
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_PG_EPOCH_DATE = date(2000, 1, 1)
+
+_INTEGER_OIDS = {20, 21, 23, 26}
+_FLOAT_OIDS = {700, 701}
+
+
+def decode(value: bytes | None, type_oid: int, format_code: int) -> object:
+    """Return the Python value of one parameter; text values of unknown type stay strings."""
+    if value is None:
+        return None
+    if format_code == 1:
+        return _decode_binary(value, type_oid)
+    text = value.decode()
+    try:
+        if type_oid in _INTEGER_OIDS:
+            return int(text)
+        if type_oid in _FLOAT_OIDS:
+            return float(text)
+        if type_oid == 16:
+            return text.strip().lower() in ("t", "true", "1", "yes", "on", "y")
+        if type_oid == 1700:
+            return Decimal(text)
+    except (ValueError, ArithmeticError) as error:
+        raise InvalidTextRepresentation(f'invalid input syntax for type oid {type_oid}: "{text}"') from error
+    return text
+
+
+def _decode_binary(value: bytes, type_oid: int) -> object:
+    try:
+        if type_oid == 16:
+            return value != b"\x00"
+        if type_oid == 21:
+            return struct.unpack("!h", value)[0]
+        if type_oid in (23, 26):
+            return struct.unpack("!i", value)[0]
+        if type_oid == 20:
+            return struct.unpack("!q", value)[0]
+        if type_oid == 700:
+            return struct.unpack("!f", value)[0]
+        if type_oid == 701:
+            return struct.unpack("!d", value)[0]
+        if type_oid in (25, 1043, 19, 114, 0, 705):
+            return value.decode()
+        if type_oid == 17:
+            return value
+        if type_oid in (1114, 1184):
+            moment = _PG_EPOCH + timedelta(microseconds=struct.unpack("!q", value)[0])
+            return moment if type_oid == 1184 else moment.replace(tzinfo=None)
+        if type_oid == 1082:
+            return _PG_EPOCH_DATE + timedelta(days=struct.unpack("!i", value)[0])
+        if type_oid == 2950:
+            return str(uuid.UUID(bytes=value))
+    except (struct.error, UnicodeDecodeError, ValueError) as error:
+        raise InvalidTextRepresentation(f"invalid binary value for type oid {type_oid}") from error
+    raise FeatureNotSupported(f"binary parameters of type oid {type_oid} are not supported",
+                              hint="send this parameter in text format")

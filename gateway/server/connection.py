@@ -1,0 +1,377 @@
+"""One client connection: the protocol state machine over a socket.
+
+buenavista's handler class provides the socket plumbing (a thread per
+connection, buffered file objects); the message loop is ours, because
+buenavista 0.5.0's own executes statements on Describe, sends errors without
+SQLSTATE and writes each DataRow unbuffered.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO
+
+import pyarrow as pa
+from buenavista.postgres import BuenaVistaHandler
+
+from gateway.errors import GatewayError, InternalError, InvalidName, ProtocolViolation
+from gateway.server import messages as msg
+from gateway.server.bind_values import decode
+from gateway.server.pgtypes import PgType, encode_binary, encode_text, pg_type
+from gateway.session import Prepared, Session
+from gateway.sql.results import Result
+
+if TYPE_CHECKING:
+    from gateway.server.server import GatewayServer
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+FLUSH_BYTES = 256 * 1024
+TRANSACTION_STATUS = {"idle": b"I", "open": b"T", "failed": b"E"}
+
+
+class ClientGone(Exception):
+    """The client closed the connection."""
+
+
+@dataclass
+class Statement:
+    prepared: Prepared
+    parameter_oids: list[int]
+
+
+@dataclass
+class Portal:
+    statement: Statement
+    params: list[object]
+    result_formats: list[int]
+    rows: Iterator[list[bytes | None]] | None = None
+    result: Result | None = None
+    sent: int = 0
+
+
+@dataclass
+class Output:
+    """A write buffer over the socket, flushed in large chunks."""
+
+    stream: BinaryIO
+    buffer: bytearray = field(default_factory=bytearray)
+
+    def send(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.stream.write(self.buffer)
+            self.stream.flush()
+            self.buffer.clear()
+
+
+class Connection(BuenaVistaHandler):
+    """Serves one client from startup to Terminate."""
+
+    server: GatewayServer
+
+    def handle(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.out = Output(self.wfile)
+        self.session: Session | None = None
+        self.statements: dict[str, Statement] = {}
+        self.portals: dict[str, Portal] = {}
+        self.skip_until_sync = False
+        self.process_id = secrets.randbits(31)
+        self.secret_key = secrets.randbits(31)
+        try:
+            if self._startup():
+                self._message_loop()
+        except (ClientGone, ConnectionError, OSError):
+            logger.debug("client %s disconnected", self.client_address)
+        finally:
+            self._close()
+
+    # Startup
+
+    def _startup(self) -> bool:
+        while True:
+            length = self._int32()
+            if length < 8 or length > 10_000:
+                raise ClientGone()
+            payload = self._read(length - 4)
+            code = struct.unpack("!i", payload[:4])[0]
+            if code in (msg.SSL_REQUEST, msg.GSSENC_REQUEST):
+                self.wfile.write(b"N")
+                self.wfile.flush()
+                continue
+            if code == msg.CANCEL_REQUEST and len(payload) >= 12:
+                process_id, secret_key = struct.unpack("!ii", payload[4:12])
+                self.server.cancel(process_id, secret_key)
+                return False
+            if code != msg.PROTOCOL_3_0:
+                self._fatal(ProtocolViolation(f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}"))
+                return False
+            return self._open_session(msg.parse_startup(payload[4:]))
+
+    def _open_session(self, params: dict[str, str]) -> bool:
+        user = params.get("user", "lakegate")
+        database = params.get("database") or "default"
+        try:
+            self.session = Session(self.server.runtime, database, user)
+        except InvalidName as error:
+            self._fatal(error)
+            return False
+        if params.get("application_name"):
+            self.session.settings.values["application_name"] = params["application_name"]
+        self.out.send(msg.authentication_ok())
+        for name, value in self.session.settings.reported().items():
+            self.out.send(msg.parameter_status(name, value))
+        self.out.send(msg.backend_key_data(self.process_id, self.secret_key))
+        self.server.register(self)
+        self._ready()
+        return True
+
+    # Message loop
+
+    def _message_loop(self) -> None:
+        handlers = {
+            b"Q": self._query, b"P": self._parse, b"B": self._bind, b"D": self._describe,
+            b"E": self._execute, b"C": self._close_target, b"H": self._flush, b"S": self._sync,
+        }
+        while True:
+            kind = self.rfile.read(1)
+            if not kind or kind == b"X":
+                return
+            length = self._int32()
+            if length < 4 or length > MAX_MESSAGE_BYTES:
+                self._fatal(ProtocolViolation(f"invalid message length {length}"))
+                return
+            payload = self._read(length - 4)
+            handler = handlers.get(kind)
+            if handler is None:
+                self._fatal(ProtocolViolation(f"invalid frontend message type {kind!r}"))
+                return
+            if self.skip_until_sync and kind not in (b"S", b"Q"):
+                continue
+            try:
+                handler(payload)
+            except GatewayError as error:
+                self._error(error)
+                if kind != b"Q":
+                    self.skip_until_sync = True
+            except (ClientGone, ConnectionError):
+                raise
+            except Exception as error:
+                session_id = self.session.id if self.session else 0
+                logger.exception("session %d: unexpected error handling message %r", session_id, kind)
+                self._error(InternalError(f"internal error: {type(error).__name__}"))
+                self.skip_until_sync = kind != b"Q"
+                if kind == b"Q":
+                    self._ready()
+
+    def _query(self, payload: bytes) -> None:
+        self.skip_until_sync = False
+        assert self.session is not None
+        text = msg.Reader(payload).cstring()
+        try:
+            statements = self.session.execute_simple(text)
+            if not statements:
+                self.out.send(msg.empty_query_response())
+            for prepared in statements:
+                result = self.session.run(prepared, [])
+                self._send_result(result, None, describe=True)
+        except GatewayError as error:
+            self.session.mark_failed()
+            self._error(error)
+        self.portals.pop("", None)
+        self._ready()
+
+    def _parse(self, payload: bytes) -> None:
+        assert self.session is not None
+        parsed = msg.parse_parse(payload)
+        if parsed.statement and parsed.statement in self.statements:
+            raise _duplicate_statement(parsed.statement)
+        prepared = self.session.prepare(parsed.query)
+        oids = list(parsed.parameter_oids) + [0] * (prepared.parameter_count - len(parsed.parameter_oids))
+        self.statements[parsed.statement] = Statement(prepared, oids)
+        self.out.send(msg.parse_complete())
+
+    def _bind(self, payload: bytes) -> None:
+        bind = msg.parse_bind(payload)
+        statement = self._statement(bind.statement)
+        formats = msg.formats_for(bind.parameter_formats, len(bind.values))
+        if len(bind.values) != statement.prepared.parameter_count:
+            raise ProtocolViolation(
+                f"bind message supplies {len(bind.values)} parameters, but prepared statement "
+                f'"{bind.statement}" requires {statement.prepared.parameter_count}'
+            )
+        params = [decode(value, oid, code)
+                  for value, oid, code in zip(bind.values, statement.parameter_oids, formats, strict=True)]
+        self.portals[bind.portal] = Portal(statement, params, bind.result_formats)
+        self.out.send(msg.bind_complete())
+
+    def _describe(self, payload: bytes) -> None:
+        assert self.session is not None
+        kind, name = msg.parse_target(payload)
+        if kind == "S":
+            statement = self._statement(name)
+            self.out.send(msg.parameter_description([oid or 25 for oid in statement.parameter_oids]))
+            schema = self.session.describe(statement.prepared)
+            formats: list[int] = []
+        else:
+            portal = self._portal(name)
+            schema = self.session.describe(portal.statement.prepared)
+            formats = portal.result_formats
+        if schema is None:
+            self.out.send(msg.no_data())
+        else:
+            self.out.send(msg.row_description(_fields(schema, formats)))
+
+    def _execute(self, payload: bytes) -> None:
+        assert self.session is not None
+        name, max_rows = msg.parse_execute(payload)
+        portal = self._portal(name)
+        if portal.result is None:
+            portal.result = self.session.run(portal.statement.prepared, portal.params)
+        self._send_result(portal.result, portal, describe=False, max_rows=max_rows)
+
+    def _close_target(self, payload: bytes) -> None:
+        kind, name = msg.parse_target(payload)
+        if kind == "S":
+            self.statements.pop(name, None)
+        else:
+            self.portals.pop(name, None)
+        self.out.send(msg.close_complete())
+
+    def _flush(self, payload: bytes) -> None:
+        self.out.flush()
+
+    def _sync(self, payload: bytes) -> None:
+        self.skip_until_sync = False
+        self.portals.pop("", None)
+        self._ready()
+
+    # Results
+
+    def _send_result(self, result: Result, portal: Portal | None, *, describe: bool, max_rows: int = 0) -> None:
+        for notice in result.notices:
+            self.out.send(msg.notice_response(notice))
+        if not result.returns_rows:
+            self.out.send(msg.command_complete(result.tag) if result.tag else msg.empty_query_response())
+            return
+        assert result.schema is not None
+        formats = portal.result_formats if portal else []
+        if describe:
+            self.out.send(msg.row_description(_fields(result.schema, formats)))
+        if portal is None:
+            sent = 0
+            for row in _encode_rows(result, formats):
+                self.out.send(msg.data_row(row))
+                sent += 1
+            self.out.send(msg.command_complete(_tag(result, sent)))
+            return
+        if portal.rows is None:
+            portal.rows = _encode_rows(result, formats)
+        self._send_portal_rows(portal, result, max_rows)
+
+    def _send_portal_rows(self, portal: Portal, result: Result, max_rows: int) -> None:
+        assert portal.rows is not None
+        sent_now = 0
+        for row in portal.rows:
+            self.out.send(msg.data_row(row))
+            sent_now += 1
+            if max_rows > 0 and sent_now >= max_rows:
+                portal.sent += sent_now
+                self.out.send(msg.portal_suspended())
+                return
+        portal.sent += sent_now
+        self.out.send(msg.command_complete(_tag(result, portal.sent)))
+
+    # Helpers
+
+    def _statement(self, name: str) -> Statement:
+        statement = self.statements.get(name)
+        if statement is None:
+            error = GatewayError(f'prepared statement "{name}" does not exist')
+            error.sqlstate = "26000"
+            raise error
+        return statement
+
+    def _portal(self, name: str) -> Portal:
+        portal = self.portals.get(name)
+        if portal is None:
+            error = GatewayError(f'portal "{name}" does not exist')
+            error.sqlstate = "34000"
+            raise error
+        return portal
+
+    def _error(self, error: GatewayError) -> None:
+        session_id = self.session.id if self.session else 0
+        logger.info("session %d: %s %s", session_id, error.sqlstate, error.message)
+        if self.session is not None:
+            self.session.mark_failed()
+        self.out.send(msg.error_response(error))
+
+    def _fatal(self, error: GatewayError) -> None:
+        logger.info("connection from %s rejected: %s %s", self.client_address, error.sqlstate, error.message)
+        self.out.send(msg.error_response(error, severity="FATAL"))
+        self.out.flush()
+
+    def _ready(self) -> None:
+        status = self.session.transaction.status if self.session else "idle"
+        self.out.send(msg.ready_for_query(TRANSACTION_STATUS[status]))
+        self.out.flush()
+
+    def _int32(self) -> int:
+        return int(struct.unpack("!i", self._read(4))[0])
+
+    def _read(self, count: int) -> bytes:
+        data = self.rfile.read(count)
+        if len(data) < count:
+            raise ClientGone()
+        return data
+
+    def _close(self) -> None:
+        self.server.unregister(self)
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def _fields(schema: pa.Schema, formats: list[int]) -> list[msg.Field]:
+    codes = msg.formats_for(formats, len(schema))
+    return [msg.Field(field.name, kind.oid, kind.size, code)
+            for field, kind, code in zip(schema, _kinds(schema), codes, strict=True)]
+
+
+def _kinds(schema: pa.Schema) -> list[PgType]:
+    return [pg_type(field.type) for field in schema]
+
+
+def _encode_rows(result: Result, formats: list[int]) -> Iterator[list[bytes | None]]:
+    assert result.schema is not None
+    kinds = _kinds(result.schema)
+    codes = msg.formats_for(formats, len(kinds))
+    for batch in result.batches:
+        columns = [
+            encode_binary(column, kind) if code == 1 else encode_text(column, kind)
+            for column, kind, code in zip(batch.columns, kinds, codes, strict=True)
+        ]
+        yield from (list(row) for row in zip(*columns, strict=True)) if columns else ()
+
+
+def _tag(result: Result, rows: int) -> str:
+    return f"SELECT {rows}" if result.tag == "SELECT" else result.tag
+
+
+def _duplicate_statement(name: str) -> GatewayError:
+    error = GatewayError(f'prepared statement "{name}" already exists')
+    error.sqlstate = "42P05"
+    return error
+

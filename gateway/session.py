@@ -1,0 +1,271 @@
+"""One client session: classifies each statement and runs it.
+
+The session knows nothing of the wire protocol. It turns statement text
+(plus bound parameters) into ``Result`` objects, or raises a GatewayError
+carrying the SQLSTATE.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from gateway import __version__
+from gateway.errors import FeatureNotSupported, GatewayError, InternalError, SqlSyntaxError
+# runtime
+from gateway.sql import parse
+from gateway.sql.commands import database as database_command
+from gateway.sql.commands import insert as insert_command
+from gateway.sql.commands import show as show_command
+from gateway.sql.duckdb_errors import translate
+from gateway.sql.explain import explain_lines
+from gateway.sql.parameters import substitute_parameters
+from gateway.sql.results import Result, table_result, text_table
+from gateway.sql.rewrite import QueryRewriter, ScanPlan
+from gateway.sql.session_settings import SessionSettings
+from gateway.storage import layout
+
+logger = logging.getLogger(__name__)
+
+BATCH_ROWS = 65_536
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_session_ids = count(1)
+
+
+@dataclass
+class Prepared:
+    """A parsed statement of the extended protocol, ready to bind and run."""
+
+    text: str
+    words: list[parse.Word]
+    parameter_count: int
+    tree: exp.Expression | None = None
+    kind: str = "command"  # "query", "insert", "command" or "empty"
+
+
+@dataclass
+class TransactionState:
+    """Transaction status reported in ReadyForQuery: idle, open or failed."""
+
+    status: str = "idle"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Session:
+    """Runs the statements of one client connection."""
+
+    def __init__(self, runtime: Runtime, database: str, user: str) -> None:
+        self.id = next(_session_ids)
+        self.runtime = runtime
+        self.measurements = runtime.measurements
+        self.database = layout.validate_name(database, "database")
+        self.user = user
+        self.settings = SessionSettings(user=user, database=database, server_version=_server_version())
+        self.transaction = TransactionState()
+        self.cursor = runtime.engine.cursor()
+        self.last_plan: ScanPlan | None = None
+        logger.info("session %d opened: user=%s database=%s", self.id, user, database)
+
+    # Simple protocol
+
+    def execute_simple(self, sql: str) -> list[Prepared]:
+        """Split a simple-protocol query string into prepared statements, in order."""
+        return [self.prepare(text) for text in parse.split_statements(sql)]
+
+    # Extended protocol
+
+    def prepare(self, text: str) -> Prepared:
+        """Parse one statement; raise SqlSyntaxError (42601) if it does not parse."""
+        if not parse.split_statements(text):
+            return Prepared(text, [], 0, kind="empty")
+        words = parse.words(text)
+        if _is_command(words):
+            return Prepared(text, words, _parameter_count_of_words(words))
+        tree = parse.parse_one(text)
+        kind = "query" if isinstance(tree, exp.Query) else "insert" if isinstance(tree, exp.Insert) else "command"
+        return Prepared(text, words, _parameter_count(tree), tree, kind)
+
+    def describe(self, prepared: Prepared) -> pa.Schema | None:
+        """Return the result schema of a statement without running it, or None if it returns no rows."""
+        if prepared.kind == "query" and prepared.tree is not None:
+            sql, _ = self._rewrite(prepared.tree, [None] * prepared.parameter_count)
+            return self._describe_sql(sql, prepared.parameter_count)
+        if prepared.kind == "command" and prepared.words and prepared.words[0].upper in ("SHOW", "EXPLAIN"):
+            return self.run(prepared, [None] * prepared.parameter_count).schema
+        return None
+
+    def run(self, prepared: Prepared, params: list[object]) -> Result:
+        """Run a prepared statement with bound parameters and return its result."""
+        try:
+            result = self._dispatch(prepared, params)
+        except GatewayError:
+            self.mark_failed()
+            raise
+        except duckdb.Error as error:
+            self.mark_failed()
+            raise translate(error) from error
+        except Exception as error:
+            self.mark_failed()
+            logger.exception("session %d: unexpected error in %r", self.id, prepared.text[:500])
+            raise InternalError(f"internal error: {type(error).__name__}") from error
+        return result
+
+    def cancel(self) -> None:
+        """Interrupt the statement running in this session, if any."""
+        self.cursor.interrupt()
+
+    def close(self) -> None:
+        try:
+            self.cursor.close()
+        finally:
+            logger.info("session %d closed", self.id)
+
+    # Dispatch
+
+    def _dispatch(self, prepared: Prepared, params: list[object]) -> Result:
+        if prepared.kind == "empty":
+            return Result(tag="")
+        if self.transaction.status == "failed" and not _ends_transaction(prepared.words):
+            raise _InFailedTransaction()
+        if prepared.kind == "query" and prepared.tree is not None:
+            return self._query(prepared.tree, params)
+        if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
+            return insert_command.insert(prepared.tree, self.measurements, self.database,
+                                         lambda tree: self._query_table(tree, params))
+        if prepared.tree is not None:
+            return self._tree_command(prepared.tree)
+        return self._word_command(prepared.text, prepared.words, params)
+
+    def _tree_command(self, tree: exp.Expression) -> Result:
+        if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() in ("DATABASE", "SCHEMA"):
+            return database_command.create_database(self.measurements, tree)
+        name = tree.key.upper()
+        raise FeatureNotSupported(f"{name} statements are not supported",
+                                  hint="Lakegate runs SELECT, INSERT, SHOW and CREATE DATABASE")
+
+    def _word_command(self, text: str, words: list[parse.Word], params: list[object]) -> Result:
+        first = words[0].upper
+        if first in ("BEGIN", "START"):
+            self.transaction.status = "open"
+            return Result(tag="BEGIN")
+        if first in ("COMMIT", "END"):
+            failed = self.transaction.status == "failed"
+            self.transaction.status = "idle"
+            return Result(tag="ROLLBACK" if failed else "COMMIT")
+        if first in ("ROLLBACK", "ABORT"):
+            self.transaction.status = "idle"
+            return Result(tag="ROLLBACK")
+        if first == "SHOW":
+            if show_command.is_store_show(words):
+                return show_command.show(self.measurements, self.database, words)
+            return self.settings.show(words)
+        if first in ("SET", "RESET"):
+            return self.settings.set(words)
+        if first == "EXPLAIN":
+            return self._explain(text, words, params)
+        raise FeatureNotSupported(f"{first} statements are not supported")
+
+    # Queries
+
+    def _query(self, tree: exp.Expression, params: list[object]) -> Result:
+        sql, plan = self._rewrite(tree, params)
+        self.last_plan = plan
+        logger.debug("session %d runs %s", self.id, sql)
+        self.cursor.execute(sql, params or None)
+        reader = self.cursor.to_arrow_reader(BATCH_ROWS)
+        return Result(tag="SELECT", schema=reader.schema, batches=_batches(reader))
+
+    def _query_table(self, tree: exp.Expression, params: list[object]) -> pa.Table:
+        sql, _ = self._rewrite(tree, params)
+        return self.cursor.execute(sql, params or None).to_arrow_table()
+
+    def _rewrite(self, tree: exp.Expression, params: list[object]) -> tuple[str, ScanPlan]:
+        rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
+        rewritten, plan = rewriter.rewrite(tree)
+        return parse.to_duckdb(rewritten), plan
+
+    def _describe_sql(self, sql: str, parameter_count: int) -> pa.Schema:
+        nulls = [None] * parameter_count
+        reader = self.cursor.execute(f"SELECT * FROM ({sql}) LIMIT 0", nulls or None).to_arrow_reader(1)
+        return reader.schema
+
+    def _evaluator(self, params: list[object]):  # type: ignore[no-untyped-def]
+        def evaluate(node: exp.Expression) -> datetime | None:
+            node = substitute_parameters(node.copy(), params)
+            sql = f"SELECT epoch_us(CAST(({parse.to_duckdb(node)}) AS TIMESTAMPTZ))"
+            try:
+                row = self.cursor.execute(sql).fetchone()
+            except (duckdb.Error, GatewayError):
+                return None
+            if row is None or row[0] is None:
+                return None
+            return EPOCH + timedelta(microseconds=int(row[0]))
+
+        return evaluate
+
+    def _explain(self, text: str, words: list[parse.Word], params: list[object]) -> Result:
+        if len(words) < 2:
+            raise SqlSyntaxError("syntax error at end of input", hint="EXPLAIN SELECT ...")
+        analyze = words[1].upper == "ANALYZE"
+        tree = parse.parse_one(text[words[1 if analyze else 0].end:])
+        if not isinstance(tree, exp.Query):
+            raise FeatureNotSupported("EXPLAIN supports SELECT statements")
+        sql, plan = self._rewrite(tree, params)
+        prefix = "EXPLAIN ANALYZE" if analyze else "EXPLAIN"
+        rows = self.cursor.execute(f"{prefix} {sql}", params or None).fetchall()
+        lines = explain_lines(plan, [str(row[1]) for row in rows])
+        return table_result("EXPLAIN", text_table(["QUERY PLAN"], [[line] for line in lines]))
+
+    def mark_failed(self) -> None:
+        """Put an open transaction block into the failed state after an error."""
+        if self.transaction.status == "open":
+            self.transaction.status = "failed"
+
+
+class _InFailedTransaction(GatewayError):
+    sqlstate = "25P02"
+
+    def __init__(self) -> None:
+        super().__init__("current transaction is aborted, commands ignored until end of transaction block")
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """Yield the reader's batches, translating DuckDB errors raised while streaming."""
+    try:
+        yield from reader
+    except duckdb.Error as error:
+        raise translate(error) from error
+    except pa.ArrowException as error:
+        raise translate(duckdb.Error(str(error))) from error
+
+
+_COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN"}
+
+
+def _is_command(words: list[parse.Word]) -> bool:
+    return bool(words) and not words[0].quoted and words[0].upper in _COMMAND_WORDS
+
+
+def _ends_transaction(words: list[parse.Word]) -> bool:
+    return bool(words) and words[0].upper in ("COMMIT", "END", "ROLLBACK", "ABORT")
+
+
+def _parameter_count(tree: exp.Expression) -> int:
+    indexes = [int(node.name) for node in tree.find_all(exp.Parameter) if node.name.isdigit()]
+    return max(indexes, default=0)
+
+
+def _parameter_count_of_words(words: list[parse.Word]) -> int:
+    return 0
+
+
+def _server_version() -> str:
+    return f"15.0 (Lakegate {__version__})"

@@ -1,0 +1,193 @@
+"""INSERT INTO [db.]m [(cols)] VALUES ... | SELECT ...
+
+DuckDB evaluates the rows (so any expression a SELECT allows works), the
+gateway fixes their types for storage, checks them against the columns the
+measurement already has, and hands the table to the one write path. Every
+check runs before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from gateway.errors import (
+    DatatypeMismatch,
+    FeatureNotSupported,
+    InvalidName,
+    NotNullViolation,
+    SqlSyntaxError,
+    UndefinedTable,
+)
+from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
+from gateway.sql.measurements import Column, Measurements
+from gateway.sql.results import Result
+from gateway.sql.time_bounds import TIME_COLUMN
+from gateway.storage import layout
+
+#: Runs a SELECT (already rewritten for the store) and returns its rows.
+QueryRunner = Callable[[exp.Expression], pa.Table]
+
+_MAX_COLUMN_NAME = 255
+
+
+def insert(
+    tree: exp.Insert, measurements: Measurements, database: str, run_query: QueryRunner
+) -> Result:
+    """Insert the rows of an INSERT statement and return ``INSERT 0 n``."""
+    target_db, name, column_names = _target(tree, database)
+    existing = _existing_columns(measurements, target_db, name)
+    source = tree.expression
+    if source is None:
+        raise SqlSyntaxError("INSERT needs VALUES or a SELECT")
+    if tree.args.get("returning") or tree.args.get("conflict"):
+        raise FeatureNotSupported("INSERT ... RETURNING and ON CONFLICT are not supported")
+
+    if column_names is None:
+        if not existing:
+            raise SqlSyntaxError(
+                f'INSERT into new measurement "{name}" needs a column list',
+                hint=f"INSERT INTO {name} (time, ...) VALUES (...)",
+            )
+        column_names = [column.name for column in existing]
+    rows = run_query(_typed_query(_as_query(source), column_names))
+    table = _storage_table(rows, existing, name)
+    write_hour_files(measurements.backend, target_db, name, table)
+    return Result(tag=f"INSERT 0 {table.num_rows}")
+
+
+def _target(tree: exp.Insert, database: str) -> tuple[str, str, list[str] | None]:
+    target = tree.this
+    column_names: list[str] | None = None
+    if isinstance(target, exp.Schema):
+        column_names = [_column_name(column) for column in target.expressions]
+        target = target.this
+    if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+        raise FeatureNotSupported("INSERT target must be a measurement name")
+    if target.catalog:
+        raise FeatureNotSupported("INSERT target must be [database.]measurement")
+    target_db = layout.validate_name(target.db or database, "database")
+    name = layout.validate_name(target.name, "measurement")
+    if column_names is not None and len({c.lower() for c in column_names}) != len(column_names):
+        raise SqlSyntaxError("a column is named more than once in the INSERT column list")
+    return target_db, name, column_names
+
+
+def _column_name(node: exp.Expression) -> str:
+    name = node.name if isinstance(node, (exp.Identifier, exp.Column)) else ""
+    if not name or len(name) > _MAX_COLUMN_NAME or "\x00" in name:
+        raise InvalidName(f"invalid column name {name!r}")
+    return name
+
+
+def _existing_columns(measurements: Measurements, database: str, name: str) -> list[Column]:
+    try:
+        stored = measurements.resolve(database, name)
+    except UndefinedTable:
+        return []
+    if stored != name:
+        raise InvalidName(
+            f'measurement "{name}" differs only in case from existing measurement "{stored}"',
+            hint=f"write to {stored}",
+        )
+    return measurements.columns(database, stored)
+
+
+def _as_query(source: exp.Expression) -> exp.Expression:
+    if isinstance(source, exp.Values):
+        return exp.select(exp.Star()).from_(source.copy())
+    if isinstance(source, exp.Query):
+        return source
+    raise FeatureNotSupported("INSERT source must be VALUES or a SELECT")
+
+
+def _typed_query(source: exp.Expression, column_names: list[str]) -> exp.Expression:
+    """Name the source's columns after the targets and let DuckDB parse ``time``.
+
+    A source with more or fewer columns than targets fails in DuckDB (42601).
+    """
+    alias = exp.TableAlias(
+        this=exp.to_identifier("__source"),
+        columns=[exp.to_identifier(name, quoted=True) for name in column_names],
+    )
+    projections: list[exp.Expression] = []
+    for name in column_names:
+        column = exp.column(name, table="__source", quoted=True)
+        if name.lower() == TIME_COLUMN:
+            column = exp.alias_(exp.cast(column, "TIMESTAMPTZ"), name, quoted=True)
+        projections.append(column)
+    subquery = exp.Subquery(this=source, alias=alias)
+    return exp.select(*projections).from_(subquery)
+
+
+def _storage_table(table: pa.Table, existing: list[Column], measurement: str) -> pa.Table:
+    """Return the table with storage types: time as timestamp[us, UTC], numbers widened."""
+    known = {column.name.lower(): column for column in existing}
+    names = [name.lower() for name in table.column_names]
+    columns: dict[str, pa.ChunkedArray] = {}
+    if TIME_COLUMN not in names:
+        now = datetime.now(UTC)
+        columns[TIME_COLUMN] = pa.chunked_array([pa.array([now] * table.num_rows, TIME_TYPE)])
+    for name, values in zip(table.column_names, table.columns, strict=True):
+        stored_name = known[name.lower()].name if name.lower() in known else name
+        if name.lower() == TIME_COLUMN:
+            columns[TIME_COLUMN] = _time_values(values)
+            continue
+        columns[stored_name] = _field_values(values, known.get(name.lower()), measurement)
+    return pa.table(columns)
+
+
+def _time_values(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if values.null_count:
+        raise NotNullViolation('null value in column "time" violates not-null constraint')
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        return pc.cast(values, TIME_TYPE)
+    raise DatatypeMismatch(
+        f'column "time" is of type timestamp with time zone but expression is of type {values.type}',
+        hint="write time as a timestamp literal, for example TIMESTAMPTZ '2024-01-01 00:00:00+00'",
+    )
+
+
+_STORAGE_TYPES = {
+    "int8": pa.int64(), "int16": pa.int64(), "int32": pa.int64(), "int64": pa.int64(),
+    "uint8": pa.int64(), "uint16": pa.int64(), "uint32": pa.int64(), "uint64": pa.uint64(),
+    "float": pa.float64(), "halffloat": pa.float64(), "double": pa.float64(),
+    "bool": pa.bool_(), "string": pa.string(), "large_string": pa.string(),
+}
+
+_DUCKDB_TO_ARROW = {"BIGINT": pa.int64(), "UBIGINT": pa.uint64(), "DOUBLE": pa.float64(),
+                    "BOOLEAN": pa.bool_(), "VARCHAR": pa.string(), "TIMESTAMP WITH TIME ZONE": TIME_TYPE}
+
+
+def _field_values(values: pa.ChunkedArray, known: Column | None, measurement: str) -> pa.ChunkedArray:
+    values = _normalised(values)
+    if known is None or values.null_count == len(values):
+        target = _DUCKDB_TO_ARROW.get(known.type) if known else None
+        return pc.cast(values, target) if target is not None else values
+    expected = _DUCKDB_TO_ARROW.get(known.type)
+    if expected is None or expected == values.type:
+        return values
+    if pa.types.is_floating(expected) and pa.types.is_integer(values.type):
+        return pc.cast(values, expected)
+    if pa.types.is_integer(expected) and pa.types.is_integer(values.type):
+        return pc.cast(values, expected)
+    raise DatatypeMismatch(
+        f'column "{known.name}" of measurement "{measurement}" is of type {known.type.lower()} '
+        f"but expression is of type {values.type}"
+    )
+
+
+def _normalised(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    kind = values.type
+    if pa.types.is_decimal(kind):
+        return pc.cast(values, pa.float64())
+    if pa.types.is_null(kind):
+        return values
+    if pa.types.is_timestamp(kind):
+        return pc.cast(values, TIME_TYPE) if kind.tz else values
+    target = _STORAGE_TYPES.get(str(kind))
+    return pc.cast(values, target) if target is not None else values

@@ -1,0 +1,66 @@
+"""Translating DuckDB exceptions into GatewayErrors with the right SQLSTATE."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from gateway import errors
+
+_PREFIX = re.compile(r"^[A-Za-z ]+ Error: ")
+
+
+def translate(error: duckdb.Error) -> errors.GatewayError:
+    """Return the GatewayError for a DuckDB error; the caller raises it ``from error``."""
+    text = str(error).strip()
+    first, _, rest = text.partition("\n")
+    message = _PREFIX.sub("", first).rstrip("!. ")
+    message = message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
+    # DuckDB points at a line of the rewritten SQL, which the client never sent.
+    kept = []
+    for line in rest.splitlines():
+        if line.startswith("LINE "):
+            break
+        kept.append(line)
+    detail = "\n".join(kept).strip() or None
+    return _error_class(error, message)(message, detail=detail)
+
+
+def _error_class(error: duckdb.Error, message: str) -> type[errors.GatewayError]:
+    lowered = message.lower()
+    if isinstance(error, duckdb.InterruptException):
+        return errors.QueryCanceled
+    if isinstance(error, duckdb.PermissionException):
+        return errors.InsufficientPrivilege
+    if isinstance(error, duckdb.ParserException):
+        return errors.SqlSyntaxError
+    if isinstance(error, duckdb.CatalogException):
+        if "function" in lowered:
+            return errors.UndefinedFunction
+        if "schema" in lowered:
+            return errors.InvalidCatalogName
+        return errors.UndefinedTable
+    if isinstance(error, duckdb.BinderException):
+        if "column" in lowered and ("not found" in lowered or "does not" in lowered):
+            return errors.UndefinedColumn
+        if "function" in lowered and "no function matches" in lowered:
+            return errors.UndefinedFunction
+        if "cannot compare" in lowered or "type" in lowered:
+            return errors.DatatypeMismatch
+        return errors.SyntaxErrorOrAccessRule
+    if isinstance(error, duckdb.ConversionException):
+        if "timestamp" in lowered or "date" in lowered or "time" in lowered:
+            return errors.InvalidDatetimeFormat
+        if "out of range" in lowered or "overflow" in lowered:
+            return errors.NumericValueOutOfRange
+        return errors.InvalidTextRepresentation
+    if isinstance(error, duckdb.OutOfRangeException):
+        return errors.NumericValueOutOfRange
+    if isinstance(error, duckdb.InvalidInputException):
+        return errors.InvalidParameterValue
+    if isinstance(error, (duckdb.IOException, duckdb.HTTPException)):
+        return errors.StorageError
+    if isinstance(error, duckdb.NotImplementedException):
+        return errors.FeatureNotSupported
+    return errors.InternalError

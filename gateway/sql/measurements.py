@@ -1,0 +1,190 @@
+"""Databases, measurements, their files and their column union, read from storage.
+
+Every call lists storage afresh, so files written by another gateway on the
+same bucket are seen by the next query. Only the column schema of each file
+is cached, keyed by path, size and modification time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import duckdb
+
+from gateway.engine import Engine, quote_literal
+from gateway.errors import StorageError, UndefinedTable
+from gateway.sql.time_bounds import TimeRange, TIME_COLUMN
+from gateway.storage import layout
+from gateway.storage.backend import ObjectInfo
+
+logger = logging.getLogger(__name__)
+
+DATABASE_MARKER = "_lakegate_database"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a measurement: name and DuckDB type."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class MeasurementFiles:
+    """The files of one measurement chosen for a time range, and how many it has in all."""
+
+    database: str
+    measurement: str
+    chosen: list[ObjectInfo]
+    total: int
+
+
+class Measurements:
+    """Reads the store's databases, measurements and Parquet files."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend = engine.backend
+        self._schemas: dict[tuple[str, str], tuple[frozenset[tuple[str, int, float]], list[Column]]] = {}
+        self._lock = threading.Lock()
+
+    # Listings
+
+    def databases(self) -> list[str]:
+        """Return the database names, sorted; names starting with '.' or '_' are hidden."""
+        return [name for name in self._directories("") if layout.is_listable_name(name)]
+
+    def measurements(self, database: str) -> list[str]:
+        """Return the measurement names of a database, sorted (empty if it does not exist)."""
+        prefix = layout.database_prefix(database)
+        return [name for name in self._directories(prefix) if layout.is_listable_name(name)]
+
+    def database_exists(self, database: str) -> bool:
+        return database in self.databases()
+
+    def create_database(self, database: str) -> bool:
+        """Create an empty database; return False if it already existed."""
+        if self.database_exists(database):
+            return False
+        self.backend.write(layout.database_prefix(database) + DATABASE_MARKER, b"")
+        return True
+
+    def resolve(self, database: str, name: str) -> str:
+        """Return the stored spelling of measurement ``name``, matching case-insensitively.
+
+        Raises UndefinedTable (42P01) if no measurement of that name exists.
+        """
+        layout.validate_name(name, "measurement")
+        names = self.measurements(database)
+        if name in names:
+            return name
+        matches = [stored for stored in names if stored.lower() == name.lower()]
+        if len(matches) == 1:
+            return matches[0]
+        raise UndefinedTable(
+            f'measurement "{name}" does not exist',
+            hint=f'SHOW TABLES FROM "{database}" lists the measurements of database "{database}"',
+        )
+
+    def files(self, database: str, measurement: str, time_range: TimeRange) -> MeasurementFiles:
+        """Return the Parquet files whose partition overlaps ``time_range``, sorted by path."""
+        prefix = layout.measurement_prefix(database, measurement)
+        chosen: list[ObjectInfo] = []
+        total = 0
+        for info in self._objects(prefix):
+            partition = layout.partition_of(info.path[len(prefix):])
+            if partition is None:
+                continue
+            total += 1
+            if time_range.empty:
+                continue
+            if partition.overlaps(time_range.low, time_range.high):
+                chosen.append(info)
+        return MeasurementFiles(database, measurement, chosen, total)
+
+    # Schemas
+
+    def columns(self, database: str, measurement: str) -> list[Column]:
+        """Return the union of the columns of every file: ``time`` first, then alphabetical.
+
+        The union is cached per measurement with the files it was read from;
+        only files added since are read again, and a removed file rereads all.
+        """
+        files = self.files(database, measurement, TimeRange()).chosen
+        keys = frozenset(_key(info) for info in files)
+        with self._lock:
+            cached_keys, cached_columns = self._schemas.get((database, measurement), (frozenset(), []))
+        if keys == cached_keys:
+            return cached_columns
+        if cached_keys <= keys:
+            new_files = [info for info in files if _key(info) not in cached_keys]
+            columns = _union(cached_columns, self._describe(new_files))
+        else:
+            columns = self._describe(files)
+        with self._lock:
+            self._schemas[(database, measurement)] = (keys, columns)
+        return columns
+
+    def _describe(self, files: list[ObjectInfo]) -> list[Column]:
+        if not files:
+            return []
+        uris = ", ".join(quote_literal(self.backend.uri(info.path)) for info in files)
+        try:
+            rows = self.engine.cursor().execute(
+                f"DESCRIBE SELECT * FROM read_parquet([{uris}], union_by_name = true)"
+            ).fetchall()
+        except duckdb.Error as error:
+            raise StorageError(f"could not read the Parquet schema of {len(files)} files: {error}") from error
+        return sorted((Column(str(row[0]), str(row[1])) for row in rows), key=_column_order)
+
+    # Storage access, with library errors translated once
+
+    def _directories(self, prefix: str) -> list[str]:
+        try:
+            return self.backend.list_directories(prefix)
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StorageError(f"listing {self.backend.description} failed: {error}") from error
+
+    def _objects(self, prefix: str) -> list[ObjectInfo]:
+        try:
+            return [info for info in self.backend.list_objects(prefix) if info.path.endswith(".parquet")]
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StorageError(f"listing {self.backend.description} failed: {error}") from error
+
+
+def _key(info: ObjectInfo) -> tuple[str, int, float]:
+    return (info.path, info.size, info.last_modified.timestamp())
+
+
+def _union(first: list[Column], second: list[Column]) -> list[Column]:
+    union = {column.name.lower(): column for column in first}
+    for column in second:
+        known = union.get(column.name.lower())
+        if known is None:
+            union[column.name.lower()] = column
+        elif known.type != column.type:
+            union[column.name.lower()] = Column(known.name, _wider(known.type, column.type))
+    return sorted(union.values(), key=_column_order)
+
+
+def _column_order(column: Column) -> tuple[int, str]:
+    return (0 if column.name.lower() == TIME_COLUMN else 1, column.name)
+
+
+_NUMERIC_RANK = {"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "BIGINT": 4, "HUGEINT": 5,
+                 "UTINYINT": 1, "USMALLINT": 2, "UINTEGER": 3, "UBIGINT": 5,
+                 "FLOAT": 6, "DOUBLE": 7}
+
+
+def _wider(first: str, second: str) -> str:
+    """Return the type both columns are read as: the wider numeric type, else VARCHAR."""
+    if first in _NUMERIC_RANK and second in _NUMERIC_RANK:
+        return first if _NUMERIC_RANK[first] >= _NUMERIC_RANK[second] else second
+    return "VARCHAR"

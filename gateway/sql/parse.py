@@ -1,0 +1,123 @@
+"""Parsing client SQL into sqlglot trees, with errors translated to SQLSTATE 42601.
+
+Client SQL is read in the PostgreSQL dialect and generated for DuckDB, both
+at ``ErrorLevel.RAISE`` so a rewrite never silently changes a query.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.tokens import Token, TokenType
+
+from gateway.errors import FeatureNotSupported, SqlSyntaxError
+
+READ_DIALECT = "postgres"
+WRITE_DIALECT = "duckdb"
+
+# sqlglot warns on every statement it keeps as a Command (SHOW, EXPLAIN ...);
+# those are expected here and classified by the session.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a query string into statement texts at top-level semicolons.
+
+    Semicolons inside string literals, quoted identifiers and comments do not
+    split. Empty statements (only whitespace, comments or ``;``) are dropped.
+    """
+    tokens = tokenize(sql)
+    statements: list[str] = []
+    start: int | None = None
+    end = 0
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            if start is not None:
+                statements.append(sql[start:end].strip())
+            start = None
+            continue
+        if start is None:
+            start = _token_start(token)
+        end = token.end + 1
+    if start is not None:
+        statements.append(sql[start:end].strip())
+    return statements
+
+
+def _token_start(token: Token) -> int:
+    # Token.start points at the text inside quotes; step back over an opening quote.
+    return token.start - 1 if token.token_type in _QUOTED else token.start
+
+
+_QUOTED = {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.BYTE_STRING,
+           TokenType.HEX_STRING, TokenType.BIT_STRING, TokenType.RAW_STRING, TokenType.IDENTIFIER}
+
+
+def tokenize(sql: str) -> list[Token]:
+    """Tokenize SQL with the PostgreSQL dialect, raising SqlSyntaxError on bad input."""
+    try:
+        return sqlglot.tokenize(sql, read=READ_DIALECT)
+    except TokenError as error:
+        raise SqlSyntaxError(f"syntax error: {error}") from error
+
+
+def parse_one(sql: str) -> exp.Expression:
+    """Parse one statement; raise SqlSyntaxError (42601) with the position on failure."""
+    try:
+        trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
+    except ParseError as error:
+        raise _syntax_error(error) from error
+    except TokenError as error:
+        raise SqlSyntaxError(f"syntax error: {error}") from error
+    trees = [tree for tree in trees if tree is not None]
+    if len(trees) != 1:
+        raise SqlSyntaxError("syntax error: expected exactly one statement")
+    return trees[0]
+
+
+def _syntax_error(error: ParseError) -> SqlSyntaxError:
+    first = error.errors[0] if error.errors else {}
+    description = str(first.get("description") or error).split("\n")[0]
+    near = first.get("highlight")
+    message = f"syntax error at or near \"{near}\"" if near else "syntax error"
+    return SqlSyntaxError(message, detail=description)
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    """Generate DuckDB SQL for a tree, raising FeatureNotSupported if it cannot be done exactly."""
+    try:
+        return tree.sql(dialect=WRITE_DIALECT, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as error:
+        raise FeatureNotSupported(f"unsupported SQL: {error}") from error
+
+
+class Word(NamedTuple):
+    """One token of a statement: its text, upper-cased text, and whether it was quoted."""
+
+    text: str
+    upper: str
+    quoted: bool
+    end: int  # offset just past the token in the statement text
+
+
+def words(sql: str) -> list[Word]:
+    """Return the statement's tokens, with SHOW and EXPLAIN not swallowing the rest."""
+    try:
+        tokens = _WordTokenizer().tokenize(sql)
+    except TokenError as error:
+        raise SqlSyntaxError(f"syntax error: {error}") from error
+    return [
+        Word(token.text, token.text.upper(), token.token_type in _QUOTED, token.end + 1 + (token.token_type in _QUOTED))
+        for token in tokens
+    ]
+
+
+class _WordTokenizer(Postgres.Tokenizer):
+    # Without command words, SHOW and EXPLAIN are followed by ordinary tokens
+    # instead of one string holding the rest of the statement.
+    COMMANDS: set[TokenType] = set()

@@ -1,0 +1,188 @@
+"""Rewriting a client query so that each measurement reads only its pruned Parquet files.
+
+Each table reference is handled on its own: the WHERE clause of the SELECT
+whose FROM or JOIN names it gives its time range (see time_bounds.py), and
+the reference becomes a subquery over the files of the matching hour
+partitions. A measurement with no files in range becomes an empty subquery
+with the same columns, so only that table is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from gateway.errors import FeatureNotSupported, InsufficientPrivilege
+from gateway.sql.measurements import Column, MeasurementFiles, Measurements
+from gateway.sql.time_bounds import Evaluator, TimeRange, time_range
+from gateway.storage import layout
+
+# Schemas DuckDB provides itself; references to them are left alone.
+SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "main", "system", "temp"}
+
+# Table functions a client may call; anything else could reach files or settings.
+ALLOWED_TABLE_FUNCTIONS = {"generate_series", "range", "unnest", "generate_subscripts"}
+
+# Scalar functions that read the environment or files.
+DENIED_FUNCTIONS = {"getenv", "read_text", "read_blob", "read_parquet", "read_csv", "read_csv_auto",
+                    "read_json", "read_json_auto", "read_json_objects", "read_ndjson", "glob",
+                    "parquet_scan", "parquet_metadata", "parquet_schema", "parquet_file_metadata",
+                    "parquet_kv_metadata", "sniff_csv", "query", "query_table", "duckdb_secrets",
+                    "duckdb_settings", "delta_scan", "iceberg_scan", "read_xlsx"}
+
+
+@dataclass
+class ScanPlan:
+    """The files each measurement reference of a query reads, for EXPLAIN and tests."""
+
+    scans: list[MeasurementFiles] = field(default_factory=list)
+
+    @property
+    def files_read(self) -> int:
+        return sum(len(scan.chosen) for scan in self.scans)
+
+
+class QueryRewriter:
+    """Replaces measurement references in a parsed query with pruned Parquet scans."""
+
+    def __init__(self, measurements: Measurements, database: str, evaluate: Evaluator) -> None:
+        self.measurements = measurements
+        self.database = database
+        self.evaluate = evaluate
+
+    def rewrite(self, tree: exp.Expression) -> tuple[exp.Expression, ScanPlan]:
+        """Return the rewritten copy of ``tree`` and the files it reads."""
+        tree = tree.copy()
+        check_functions(tree)
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        plan = ScanPlan()
+        for table in list(tree.find_all(exp.Table)):
+            target = self._measurement_of(table, cte_names)
+            if target is None:
+                continue
+            database, name = target
+            files = self.measurements.files(database, name, self._range_for(table))
+            plan.scans.append(files)
+            table.replace(self._scan(table, files))
+        return tree, plan
+
+    def _measurement_of(self, table: exp.Table, cte_names: set[str]) -> tuple[str, str] | None:
+        if not isinstance(table.this, exp.Identifier):
+            _check_table_function(table)
+            return None
+        if table.catalog:
+            raise FeatureNotSupported(
+                f'cross-database reference "{table.catalog}.{table.db}.{table.name}" is not supported',
+                hint="name a measurement as database.measurement",
+            )
+        schema = table.db
+        if schema.lower() in SYSTEM_SCHEMAS:
+            return None
+        if not schema:
+            if table.name.lower() in cte_names or _is_system_relation(table.name):
+                return None
+            schema = self.database
+        layout.validate_name(schema, "database")
+        layout.validate_name(table.name, "measurement")
+        return schema, self.measurements.resolve(schema, table.name)
+
+    def _range_for(self, table: exp.Table) -> TimeRange:
+        select = _enclosing_select(table)
+        if select is None:
+            return TimeRange()
+        qualifiers = {table.alias_or_name.lower(), table.name.lower()}
+        single_source = _source_count(select) == 1
+
+        def is_time_column(column: exp.Column) -> bool:
+            if column.table:
+                return column.table.lower() in qualifiers
+            return single_source and _in_scope(column, select)
+
+        return time_range(select.args.get("where"), is_time_column, self.evaluate)
+
+    def _scan(self, table: exp.Table, files: MeasurementFiles) -> exp.Expression:
+        columns = self.measurements.columns(files.database, files.measurement)
+        subquery = exp.Subquery(this=_scan_query(self.measurements, columns, files))
+        alias = table.args.get("alias")
+        if alias is None:
+            alias = exp.TableAlias(this=exp.to_identifier(table.name))
+        subquery.set("alias", alias.copy())
+        return subquery
+
+
+def _scan_query(measurements: Measurements, columns: list[Column], files: MeasurementFiles) -> exp.Expression:
+    empty = exp.select(*[
+        exp.alias_(exp.cast(exp.null(), column.type), column.name, quoted=True) for column in columns
+    ]).where(exp.false())
+    if not files.chosen:
+        return empty
+    uris = exp.Array(expressions=[
+        exp.Literal.string(measurements.backend.uri(info.path)) for info in files.chosen
+    ])
+    read = exp.Anonymous(this="read_parquet", expressions=[
+        uris, exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+    ])
+    data = exp.select(exp.Star()).from_(exp.Table(this=read))
+    return exp.Union(this=empty, expression=data, distinct=False, by_name=True)
+
+
+def _enclosing_select(table: exp.Table) -> exp.Select | None:
+    parent = table.parent
+    if isinstance(parent, exp.Join):
+        parent = parent.parent
+    elif isinstance(parent, exp.From):
+        parent = parent.parent
+    else:
+        return None
+    return parent if isinstance(parent, exp.Select) else None
+
+
+def _source_count(select: exp.Select) -> int:
+    from_ = select.args.get("from") or select.args.get("from_")
+    count = 1 if from_ is not None else 0
+    return count + len(select.args.get("joins") or [])
+
+
+def _in_scope(column: exp.Column, select: exp.Select) -> bool:
+    """Tell whether an unqualified column belongs to ``select`` itself, not to a subquery in it."""
+    node = column.parent
+    while node is not None and node is not select:
+        if isinstance(node, (exp.Select, exp.Subquery)):
+            return False
+        node = node.parent
+    return node is select
+
+
+def _is_system_relation(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(("pg_", "duckdb_")) or lowered in {"information_schema"}
+
+
+def _check_table_function(table: exp.Table) -> None:
+    function = table.this
+    name = _function_name(function)
+    if name not in ALLOWED_TABLE_FUNCTIONS:
+        raise InsufficientPrivilege(
+            f"table function {name} is not allowed",
+            hint="read measurements by name, for example SELECT * FROM cpu",
+        )
+
+
+def _function_name(function: exp.Expression) -> str:
+    if isinstance(function, exp.Anonymous):
+        return str(function.this).lower()
+    if isinstance(function, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
+        return "generate_series"
+    if isinstance(function, exp.Unnest):
+        return "unnest"
+    if isinstance(function, exp.Func):
+        return function.sql_name().lower()
+    return type(function).__name__.lower()
+
+
+def check_functions(tree: exp.Expression) -> None:
+    """Reject calls of functions that reach files, settings or the environment (42501)."""
+    for node in tree.walk():
+        if isinstance(node, exp.Func) and _function_name(node) in DENIED_FUNCTIONS:
+            raise InsufficientPrivilege(f"function {_function_name(node)} is not allowed")

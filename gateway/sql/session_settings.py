@@ -1,0 +1,81 @@
+"""Session settings that clients SET and SHOW (client chatter; DuckDB's own config is locked)."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.errors import SqlSyntaxError, UndefinedObject
+from gateway.sql.parse import Word
+from gateway.sql.results import Result, table_result, text_table
+
+logger = logging.getLogger(__name__)
+
+
+class SessionSettings:
+    """The run-time parameters of one session, as PostgreSQL reports them."""
+
+    def __init__(self, *, user: str, database: str, server_version: str) -> None:
+        self.values: dict[str, str] = {
+            "server_version": server_version,
+            "server_encoding": "UTF8",
+            "client_encoding": "UTF8",
+            "datestyle": "ISO, MDY",
+            "timezone": "UTC",
+            "integer_datetimes": "on",
+            "intervalstyle": "postgres",
+            "standard_conforming_strings": "on",
+            "is_superuser": "on",
+            "session_authorization": user,
+            "application_name": "",
+            "default_transaction_read_only": "off",
+            "in_hot_standby": "off",
+            "transaction_isolation": "read committed",
+            "transaction_read_only": "off",
+            "search_path": database,
+            "extra_float_digits": "1",
+            "max_identifier_length": "63",
+        }
+
+    # Parameters reported to the client at start-up, in PostgreSQL's spelling.
+    REPORTED = {
+        "server_version": "server_version", "server_encoding": "server_encoding",
+        "client_encoding": "client_encoding", "datestyle": "DateStyle", "timezone": "TimeZone",
+        "integer_datetimes": "integer_datetimes", "intervalstyle": "IntervalStyle",
+        "standard_conforming_strings": "standard_conforming_strings", "is_superuser": "is_superuser",
+        "session_authorization": "session_authorization", "application_name": "application_name",
+        "default_transaction_read_only": "default_transaction_read_only", "in_hot_standby": "in_hot_standby",
+    }
+
+    def reported(self) -> dict[str, str]:
+        """Return the ParameterStatus values sent after authentication."""
+        return {wire: self.values[name] for name, wire in self.REPORTED.items()}
+
+    def show(self, words: list[Word]) -> Result:
+        """Run ``SHOW name`` (including ``SHOW TRANSACTION ISOLATION LEVEL`` and ``SHOW ALL``)."""
+        name = "_".join(word.text.lower() for word in words[1:])
+        if name == "transaction_isolation_level":
+            name = "transaction_isolation"
+        if name == "all":
+            rows: list[list[str | None]] = [[key, value] for key, value in sorted(self.values.items())]
+            return table_result("SHOW", text_table(["name", "setting"], rows))
+        if name not in self.values:
+            raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
+        return table_result("SHOW", text_table([name], [[self.values[name]]]))
+
+    def set(self, words: list[Word]) -> Result:
+        """Run ``SET [SESSION | LOCAL] name {TO | =} value`` or ``RESET name``; returns tag SET or RESET."""
+        parts = [word for word in words[1:] if word.upper not in ("SESSION", "LOCAL")]
+        if words[0].upper == "RESET":
+            return Result(tag="RESET")
+        if len(parts) >= 2 and parts[0].upper == "TIME" and parts[1].upper == "ZONE":
+            parts = [Word("timezone", "TIMEZONE", False, 0), Word("=", "=", False, 0), *parts[2:]]
+        if len(parts) < 3 or parts[1].text.upper() not in ("TO", "="):
+            if parts and parts[0].upper == "CHARACTERISTICS":
+                return Result(tag="SET")
+            raise SqlSyntaxError("syntax error in SET statement", hint="SET name TO value")
+        name = parts[0].text.lower()
+        value = " ".join(word.text for word in parts[2:] if word.text != ",")
+        if name == "timezone" and value.upper() not in ("UTC", "'UTC'", "ETC/UTC", "GMT", "Z", "0", "+00", "DEFAULT"):
+            logger.info("session requested TimeZone %s; timestamps stay in UTC", value)
+        self.values[name] = value
+        return Result(tag="SET")

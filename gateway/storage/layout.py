@@ -1,0 +1,109 @@
+"""Names, paths and hour partitions of the Parquet store.
+
+Layout under the root (Arc's layout, so an Arc store can be served in place)::
+
+    <db>/<measurement>/<YYYY>/<MM>/<DD>/<HH>/<measurement>_<YYYYMMDD>_<HHMMSS>_<ns9>.parquet
+
+The directories name the UTC hour of the rows' data time; the file name
+carries the write time plus a unique suffix. Daily compacted files sit
+directly in ``<DD>/`` and cover the whole day.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from gateway.errors import InvalidName
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+METADATA_PREFIX = "_lakegate"
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def validate_name(name: str, kind: str = "name") -> str:
+    """Return ``name`` if it is a valid database or measurement name, else raise InvalidName.
+
+    Valid names are 1-64 letters, digits, ``_`` and ``-``, not starting
+    with ``_`` or ``-``. Nothing else may reach a path or SQL text.
+    """
+    if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
+        shown = repr(name)[:80]
+        raise InvalidName(
+            f"invalid {kind} name {shown}",
+            detail="names are 1 to 64 letters, digits, '_' or '-', not starting with '_' or '-'",
+        )
+    return name
+
+
+def is_listable_name(name: str) -> bool:
+    """Tell whether a directory name is shown as a database or measurement."""
+    return NAME_PATTERN.fullmatch(name) is not None
+
+
+def measurement_prefix(database: str, measurement: str) -> str:
+    """Return the path prefix holding every file of one measurement, ending with ``/``."""
+    return f"{validate_name(database, 'database')}/{validate_name(measurement, 'measurement')}/"
+
+
+def database_prefix(database: str) -> str:
+    """Return the path prefix of one database, ending with ``/``."""
+    return f"{validate_name(database, 'database')}/"
+
+
+def hour_directory(database: str, measurement: str, hour: datetime) -> str:
+    """Return the directory of the hour partition containing ``hour`` (an aware datetime)."""
+    hour = hour.astimezone(UTC)
+    return measurement_prefix(database, measurement) + hour.strftime("%Y/%m/%d/%H/")
+
+
+def new_file_path(database: str, measurement: str, hour: datetime, now: datetime | None = None) -> str:
+    """Return a fresh, unique file path in the hour partition of ``hour``."""
+    now = now or datetime.now(UTC)
+    suffix = f"{time.time_ns() % 1_000_000_000:09d}{secrets.token_hex(2)}"
+    name = f"{measurement}_{now.strftime('%Y%m%d_%H%M%S')}_{suffix}.parquet"
+    return hour_directory(database, measurement, hour) + name
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The time span [start, end) whose rows a file may hold, read off its path."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, low: datetime | None, high: datetime | None) -> bool:
+        """Tell whether any instant in [low, high] (open ends unbounded) falls in this span."""
+        if low is not None and self.end <= low:
+            return False
+        return not (high is not None and self.start > high)
+
+
+_PARTITION_PATTERN = re.compile(
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?:(?P<h>\d{2})/)?[^/]+\.parquet"
+)
+
+
+def partition_of(relative_path: str) -> Partition | None:
+    """Return the span of a file from its path below the measurement prefix.
+
+    ``YYYY/MM/DD/HH/file.parquet`` spans one hour and ``YYYY/MM/DD/file.parquet``
+    (a daily compacted file) a whole day; any other path returns None.
+    """
+    match = _PARTITION_PATTERN.fullmatch(relative_path)
+    if match is None:
+        return None
+    try:
+        day = datetime(int(match["y"]), int(match["m"]), int(match["d"]), tzinfo=UTC)
+        if match["h"] is None:
+            return Partition(day, day + DAY)
+        start = day + timedelta(hours=int(match["h"]))
+    except ValueError:
+        return None
+    if start.hour != int(match["h"]):
+        return None
+    return Partition(start, start + HOUR)
