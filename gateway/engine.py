@@ -90,6 +90,11 @@ class Engine:
             for statement in self._secret_statements():
                 self.connection.execute(statement)
 
+    def execute_admin(self, sql: str) -> None:
+        """Run one gateway-built statement (never client SQL) on the shared connection."""
+        with self._lock:
+            self.connection.execute(sql)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Return a new cursor on the shared database."""
         with self._lock:

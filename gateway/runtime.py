@@ -31,7 +31,10 @@ class Runtime:
         backend = open_backend(settings.storage_url, settings)
         backend.check()
         engine = Engine(backend, lambda: secret_statements(backend))
-        refresher = SecretRefresher.for_backend(backend, engine.refresh_secrets)
+        refresher = None
+        if secret_statements(backend):
+            refresher = SecretRefresher(backend, engine.execute_admin)
+            refresher.start()
         return cls(settings, backend, engine, Measurements(engine), refresher)
 
     def close(self) -> None:

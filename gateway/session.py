@@ -19,8 +19,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from gateway import __version__
-from gateway.errors import FeatureNotSupported, GatewayError, InternalError, SqlSyntaxError
-# runtime
+from gateway.errors import FeatureNotSupported, GatewayError, InsufficientPrivilege, InternalError, SqlSyntaxError
+from gateway.runtime import Runtime
 from gateway.sql import parse
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
@@ -171,6 +171,13 @@ class Session:
             return self.settings.set(words)
         if first == "EXPLAIN":
             return self._explain(text, words, params)
+        if first in _PRIVILEGED_WORDS:
+            raise InsufficientPrivilege(f"{first} is not allowed", hint="Lakegate reads only its own store")
+        if first == "COPY":
+            if not any(word.upper in ("STDIN", "STDOUT") for word in words):
+                raise InsufficientPrivilege("COPY to or from a server file is not allowed",
+                                            hint="use COPY ... FROM STDIN or TO STDOUT")
+            raise FeatureNotSupported("COPY is not supported yet")
         raise FeatureNotSupported(f"{first} statements are not supported")
 
     # Queries
@@ -247,7 +254,11 @@ def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         raise translate(duckdb.Error(str(error))) from error
 
 
-_COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN"}
+_COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN",
+                  "ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "COPY", "PRAGMA", "EXPORT", "IMPORT", "CALL"}
+
+# Statements that would reach files, extensions or settings outside the sandbox.
+_PRIVILEGED_WORDS = {"ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "PRAGMA", "EXPORT", "IMPORT", "CALL"}
 
 
 def _is_command(words: list[parse.Word]) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from buenavista.postgres import BuenaVistaServer
 
-# runtime
+from gateway.runtime import Runtime
 from gateway.server.connection import Connection
 
 if TYPE_CHECKING:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from gateway.errors import SqlSyntaxError, UndefinedObject
+from gateway.errors import InsufficientPrivilege, SqlSyntaxError, UndefinedObject
 from gateway.sql.parse import Word
 from gateway.sql.results import Result, table_result, text_table
 
 logger = logging.getLogger(__name__)
+
+
+# DuckDB settings that guard the sandbox or the process; clients may not change them.
+LOCKED_SETTINGS = {"enable_external_access", "allowed_directories", "allowed_paths", "lock_configuration",
+                   "memory_limit", "max_memory", "threads", "worker_threads", "temp_directory",
+                   "autoinstall_known_extensions", "autoload_known_extensions", "allow_unsigned_extensions",
+                   "extension_directory", "custom_extension_repository", "home_directory",
+                   "secret_directory", "allow_community_extensions", "enable_http_metadata_cache"}
 
 
 class SessionSettings:
@@ -74,6 +82,8 @@ class SessionSettings:
                 return Result(tag="SET")
             raise SqlSyntaxError("syntax error in SET statement", hint="SET name TO value")
         name = parts[0].text.lower()
+        if name in LOCKED_SETTINGS:
+            raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
         value = " ".join(word.text for word in parts[2:] if word.text != ",")
         if name == "timezone" and value.upper() not in ("UTC", "'UTC'", "ETC/UTC", "GMT", "Z", "0", "+00", "DEFAULT"):
             logger.info("session requested TimeZone %s; timestamps stay in UTC", value)

@@ -54,7 +54,13 @@ def insert(
                 hint=f"INSERT INTO {name} (time, ...) VALUES (...)",
             )
         column_names = [column.name for column in existing]
-    rows = run_query(_typed_query(_as_query(source), column_names))
+    query = _as_query(source)
+    width = run_query(exp.select(exp.Star()).from_(exp.Subquery(this=query.copy())).limit(0)).num_columns
+    if width != len(column_names):
+        raise SqlSyntaxError(
+            f"INSERT has {width} expressions but {len(column_names)} target columns"
+        )
+    rows = run_query(_typed_query(query, column_names))
     table = _storage_table(rows, existing, name)
     write_hour_files(measurements.backend, target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")

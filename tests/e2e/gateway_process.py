@@ -1,0 +1,77 @@
+"""Starting ``lakegate serve`` as a real subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.config import Settings
+from tests.emulators import free_port
+
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class GatewayProcess:
+    """A running gateway: its port, process and log file."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=tester"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def environment_for(settings: Settings) -> dict[str, str]:
+    """Return the environment that gives ``lakegate serve`` the emulator credentials of ``settings``."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AWS_", "AZURE_STORAGE_"))}
+    s3 = settings.s3
+    if s3.endpoint_url:
+        env.update({"AWS_ENDPOINT_URL": s3.endpoint_url, "AWS_REGION": s3.region or "us-east-1",
+                    "AWS_ACCESS_KEY_ID": s3.access_key_id or "", "AWS_SECRET_ACCESS_KEY": s3.secret_access_key or ""})
+    azure = settings.azure
+    if azure.endpoint:
+        env.update({"AZURE_STORAGE_CONNECTION_STRING":
+                    f"DefaultEndpointsProtocol=http;AccountName={azure.account_name};"
+                    f"AccountKey={azure.account_key};BlobEndpoint={azure.endpoint}"})
+    return env
+
+
+def start_gateway(settings: Settings, log_path: Path, *extra: str) -> GatewayProcess:
+    """Start the gateway on a free loopback port and wait until it accepts connections."""
+    port = free_port()
+    command = [sys.executable, "-m", "gateway", "serve", "--storage", settings.storage_url,
+               "--host", "127.0.0.1", "--port", str(port), *extra]
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment_for(settings))
+    gateway = GatewayProcess(port, process, log_path)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"lakegate serve exited with {process.returncode}:\n{gateway.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return gateway
+        except OSError:
+            time.sleep(0.2)
+    gateway.stop()
+    raise RuntimeError(f"lakegate serve did not listen within {START_TIMEOUT} s:\n{gateway.log()}")
