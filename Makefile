@@ -9,10 +9,11 @@ PORT ?= 5433
 
 .PHONY: install install-test run demo test check clean
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package to versions tested together, so the
+# resolver has nothing to search and installs the same set everywhere.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

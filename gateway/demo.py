@@ -1,6 +1,6 @@
 """The demo database: real public weather series shipped in the vega_datasets package.
 
-``seattle_temps`` holds the hourly air temperature of Seattle in 2010
+``seattle_temps`` contains the hourly air temperature of Seattle in 2010
 (degrees Fahrenheit, 8,759 rows); ``seattle_weather`` the daily
 precipitation, temperatures, wind and weather of 2012-2015.
 """

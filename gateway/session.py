@@ -1,6 +1,6 @@
 """One client session: classifies each statement and runs it.
 
-The session knows nothing of the wire protocol. It turns statement text
+The session does not depend on the wire protocol. It turns statement text
 (plus bound parameters) into ``Result`` objects, or raises a GatewayError
 carrying the SQLSTATE.
 """
@@ -8,9 +8,8 @@ carrying the SQLSTATE.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -56,7 +55,6 @@ class TransactionState:
     """Transaction status reported in ReadyForQuery: idle, open or failed."""
 
     status: str = "idle"
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Session:
@@ -88,9 +86,13 @@ class Session:
             return Prepared(text, [], 0, kind="empty")
         words = parse.words(text)
         if _is_command(words):
-            return Prepared(text, words, _parameter_count_of_words(words))
+            return Prepared(text, words, 0)
         tree = parse.parse_one(text)
-        kind = "query" if isinstance(tree, exp.Query) else "insert" if isinstance(tree, exp.Insert) else "command"
+        kind = "command"
+        if isinstance(tree, exp.Query):
+            kind = "query"
+        elif isinstance(tree, exp.Insert):
+            kind = "insert"
         return Prepared(text, words, _parameter_count(tree), tree, kind)
 
     def describe(self, prepared: Prepared) -> pa.Schema | None:
@@ -272,10 +274,6 @@ def _ends_transaction(words: list[parse.Word]) -> bool:
 def _parameter_count(tree: exp.Expression) -> int:
     indexes = [int(node.name) for node in tree.find_all(exp.Parameter) if node.name.isdigit()]
     return max(indexes, default=0)
-
-
-def _parameter_count_of_words(words: list[parse.Word]) -> int:
-    return 0
 
 
 def _server_version() -> str:

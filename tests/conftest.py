@@ -96,31 +96,41 @@ def _random_prefix() -> str:
 
 
 @pytest.fixture
-def local_storage_url(tmp_path: Path, make_settings: Callable[..., Settings]) -> StorageTarget:
+def local_storage_url(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> StorageTarget:
     root = tmp_path / "outer" / "root"
     root.mkdir(parents=True)
     return StorageTarget(url=str(root), settings=make_settings(str(root)))
 
 
 @pytest.fixture
-def s3_storage_url(moto_endpoint: str, make_settings: Callable[..., Settings]) -> Iterator[StorageTarget]:
+def s3_storage_url(
+    moto_endpoint: str, make_settings: Callable[..., Settings]
+) -> Iterator[StorageTarget]:
     client = s3_client(moto_endpoint)
     bucket = _unique_name()
     prefix = _random_prefix()
     client.create_bucket(Bucket=bucket)
     url = f"s3://{bucket}/{prefix}"
-    yield StorageTarget(url=url, settings=make_settings(url), bucket=bucket, prefix=prefix)
+    yield StorageTarget(
+        url=url, settings=make_settings(url), bucket=bucket, prefix=prefix
+    )
     empty_and_delete_bucket(client, bucket)
 
 
 @pytest.fixture
-def azure_storage_url(azurite_endpoint: str, make_settings: Callable[..., Settings]) -> Iterator[StorageTarget]:
+def azure_storage_url(
+    azurite_endpoint: str, make_settings: Callable[..., Settings]
+) -> Iterator[StorageTarget]:
     service = blob_service_client(azurite_endpoint)
     container = _unique_name()
     prefix = _random_prefix()
     service.create_container(container)
     url = f"az://{container}/{prefix}"
-    yield StorageTarget(url=url, settings=make_settings(url), bucket=container, prefix=prefix)
+    yield StorageTarget(
+        url=url, settings=make_settings(url), bucket=container, prefix=prefix
+    )
     service.delete_container(container)
 
 
@@ -131,5 +141,9 @@ def azure_storage_url(azurite_endpoint: str, make_settings: Callable[..., Settin
 def _clear_fsspec_instance_caches() -> Iterator[None]:
     """Drop cached fsspec filesystems after each test, so no test reuses another's client."""
     yield
-    for filesystem_class in (fsspec.AbstractFileSystem, s3fs.S3FileSystem, adlfs.AzureBlobFileSystem):
+    for filesystem_class in (
+        fsspec.AbstractFileSystem,
+        s3fs.S3FileSystem,
+        adlfs.AzureBlobFileSystem,
+    ):
         filesystem_class.clear_instance_cache()

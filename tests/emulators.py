@@ -74,20 +74,35 @@ def free_port() -> int:
 class ServiceProcess:
     """A service started as a child process, with its output in a log file."""
 
-    def __init__(self, name: str, command: list[str], log_path: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.log_path = log_path
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO_ROOT
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=REPO_ROOT,
             )
 
-    def wait_until_ready(self, is_ready: Callable[[], bool], timeout: float = SERVICE_START_TIMEOUT) -> None:
+    def wait_until_ready(
+        self, is_ready: Callable[[], bool], timeout: float = SERVICE_START_TIMEOUT
+    ) -> None:
         """Poll ``is_ready`` until it returns True; stop the service and fail the run on exit or timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                self._fail(f"exited with status {self.process.returncode} before answering")
+                self._fail(
+                    f"exited with status {self.process.returncode} before answering"
+                )
             if is_ready():
                 return
             time.sleep(_POLL_INTERVAL)
@@ -111,7 +126,10 @@ class ServiceProcess:
         return text[-_LOG_TAIL_CHARACTERS:]
 
     def _fail(self, reason: str) -> None:
-        pytest.fail(f"{self.name} {reason}; log {self.log_path}:\n{self.log_tail()}", pytrace=False)
+        pytest.fail(
+            f"{self.name} {reason}; log {self.log_path}:\n{self.log_tail()}",
+            pytrace=False,
+        )
 
 
 def answers_http(url: str) -> bool:
@@ -125,21 +143,28 @@ def answers_http(url: str) -> bool:
         return False
 
 
-def start_moto(directory: Path, extra_env: Mapping[str, str] | None = None) -> tuple[ServiceProcess, str]:
-    """Start moto's S3 server on a free loopback port; return it and its endpoint URL once it answers."""
+def start_moto(
+    directory: Path, extra_env: Mapping[str, str] | None = None
+) -> tuple[ServiceProcess, str]:
+    """Start moto's S3 server on a free loopback port; return it and its endpoint URL once it responds."""
     port = free_port()
     env = {**os.environ, **(extra_env or {})}
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    service = ServiceProcess("moto S3 server", command, directory / f"moto-{port}.log", env)
+    service = ServiceProcess(
+        "moto S3 server", command, directory / f"moto-{port}.log", env
+    )
     endpoint = f"http://127.0.0.1:{port}"
     service.wait_until_ready(lambda: answers_http(f"{endpoint}/moto-api/"))
     return service, endpoint
 
 
 def start_azurite(directory: Path) -> tuple[ServiceProcess, str]:
-    """Start Azurite's blob service on a free loopback port; return it and the account's blob endpoint."""
+    """Start Azurite's blob service on a free loopback port; return it and the account's blob endpoint once it responds."""
     if not AZURITE_BLOB.exists():
-        pytest.fail(f"Azurite is not installed at {AZURITE_BLOB}; run make install-test", pytrace=False)
+        pytest.fail(
+            f"Azurite is not installed at {AZURITE_BLOB}; run make install-test",
+            pytrace=False,
+        )
     port = free_port()
     data = directory / f"azurite-{port}"
     data.mkdir()
@@ -152,7 +177,9 @@ def start_azurite(directory: Path) -> tuple[ServiceProcess, str]:
         "--skipApiVersionCheck",
         "--loose",
     ]  # fmt: skip
-    service = ServiceProcess("Azurite blob service", command, directory / f"azurite-{port}.log")
+    service = ServiceProcess(
+        "Azurite blob service", command, directory / f"azurite-{port}.log"
+    )
     endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
     service.wait_until_ready(lambda: answers_http(f"{endpoint}?comp=list"))
     return service, endpoint
@@ -171,7 +198,9 @@ def moto_s3_settings(endpoint: str) -> S3Settings:
 
 def azurite_settings(endpoint: str) -> AzureSettings:
     """Return Azure settings (account name and key) for the Azurite blob endpoint ``endpoint``."""
-    return AzureSettings(account_name=AZURITE_ACCOUNT, account_key=AZURITE_ACCOUNT_KEY, endpoint=endpoint)
+    return AzureSettings(
+        account_name=AZURITE_ACCOUNT, account_key=AZURITE_ACCOUNT_KEY, endpoint=endpoint
+    )
 
 
 def s3_client(endpoint: str) -> Any:
@@ -199,5 +228,7 @@ def empty_and_delete_bucket(client: Any, bucket: str) -> None:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if keys:
-            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            client.delete_objects(
+                Bucket=bucket, Delete={"Objects": keys, "Quiet": True}
+            )
     client.delete_bucket(Bucket=bucket)

@@ -27,7 +27,7 @@ def write_hour_files(backend: Backend, database: str, measurement: str, table: p
     """Write ``table`` as one Parquet file per UTC hour of its ``time`` column.
 
     The table must have a non-null ``time`` column of type timestamp[us, UTC].
-    Each file holds the rows of one hour, sorted by time, zstd-compressed,
+    Each file contains the rows of one hour, sorted by time, zstd-compressed,
     with row-group statistics. Returns the written paths in time order.
     """
     if table.num_rows == 0:

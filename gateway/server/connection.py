@@ -1,8 +1,8 @@
 """One client connection: the protocol state machine over a socket.
 
-buenavista's handler class provides the socket plumbing (a thread per
-connection, buffered file objects); the message loop is ours, because
-buenavista 0.5.0's own executes statements on Describe, sends errors without
+buenavista's handler class provides the socket plumbing: a thread per
+connection and buffered file objects. The message loop is our own, because
+buenavista 0.5.0's loop executes statements on Describe, sends errors without
 SQLSTATE and writes each DataRow unbuffered.
 """
 

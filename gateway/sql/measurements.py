@@ -110,8 +110,8 @@ class Measurements:
     def columns(self, database: str, measurement: str) -> list[Column]:
         """Return the union of the columns of every file: ``time`` first, then alphabetical.
 
-        The union is cached per measurement with the files it was read from;
-        only files added since are read again, and a removed file rereads all.
+        The union is cached per measurement with the files it was read from.
+        Only files added since are read again, and a removed file rereads all.
         """
         files = self.files(database, measurement, TimeRange()).chosen
         keys = frozenset(_key(info) for info in files)

@@ -1,4 +1,4 @@
-"""What executing one statement produces, independent of the wire protocol."""
+"""The result of one statement, independent of the wire protocol."""
 
 from __future__ import annotations
 

@@ -31,19 +31,21 @@ AUTH_MANAGED_IDENTITY = "managed-identity"
 
 # Blob batch status codes: 202 deleted, 404 already missing.
 _DELETED_STATUSES = frozenset({202, 404})
-# check() gives up after one retry a second later, and after 3 seconds per connection attempt.
+# check() retries once, a second later, and waits at most 3 seconds for each connection.
 _CHECK_CONNECT_TIMEOUT = 3
 _CHECK_READ_TIMEOUT = 10
-_CREDENTIAL_ERRORS = frozenset({"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"})
+_CREDENTIAL_ERRORS = frozenset(
+    {"AuthenticationFailed", "AuthorizationFailure", "InvalidAuthenticationInfo"}
+)
 
 
 @dataclass(frozen=True)
 class AzureAccess:
     """How adlfs and DuckDB both reach one storage account.
 
-    ``connection_string`` is None for managed identity; otherwise it is the
-    string given in the settings or one built from them, in a form that
-    both adlfs and DuckDB's azure extension accept.
+    ``connection_string`` is None for managed identity. Otherwise it is the
+    string from the settings, or one built from them in a form that both
+    adlfs and DuckDB's azure extension accept.
     """
 
     blob_endpoint: str
@@ -66,16 +68,26 @@ def azure_access(settings: AzureSettings, description: str) -> AzureAccess:
     naming ``description`` when no credentials fit.
     """
     if settings.auth not in (AUTH_AUTO, AUTH_MANAGED_IDENTITY):
-        raise ConfigurationError(f'invalid Azure auth "{settings.auth}": use "auto" or "managed-identity"')
+        raise ConfigurationError(
+            f'invalid Azure auth "{settings.auth}": use "auto" or "managed-identity"'
+        )
 
     if settings.connection_string:
-        return _access_from_connection_string(settings.connection_string, settings.endpoint, description)
+        return _access_from_connection_string(
+            settings.connection_string, settings.endpoint, description
+        )
     if settings.sas_token:
         endpoint = _blob_endpoint(settings, description)
         sas = settings.sas_token.lstrip("?")
-        return AzureAccess(endpoint, settings.account_name, f"BlobEndpoint={endpoint};SharedAccessSignature={sas}")
+        return AzureAccess(
+            endpoint,
+            settings.account_name,
+            f"BlobEndpoint={endpoint};SharedAccessSignature={sas}",
+        )
     if settings.account_key:
-        account = _required_account_name(settings, description, "AZURE_STORAGE_ACCOUNT_KEY")
+        account = _required_account_name(
+            settings, description, "AZURE_STORAGE_ACCOUNT_KEY"
+        )
         endpoint = _blob_endpoint(settings, description)
         protocol = urlsplit(endpoint).scheme
         connection_string = (
@@ -96,7 +108,7 @@ def azure_access(settings: AzureSettings, description: str) -> AzureAccess:
 class AzureBackend(FsspecBackend):
     """Objects under ``az://<container>/<prefix>/``.
 
-    With managed identity, adlfs holds an azure.identity DefaultAzureCredential,
+    With managed identity, adlfs uses an azure.identity DefaultAzureCredential,
     which fetches a new token before the old one expires, so the filesystem
     needs no refreshing from outside.
     """
@@ -112,12 +124,18 @@ class AzureBackend(FsspecBackend):
             fs = adlfs.AzureBlobFileSystem(**_adlfs_options(self.access))
         except ValueError as error:
             message = f'invalid Azure settings for "{description}": {error}'
-            raise ConfigurationError(mask_secrets(message, self.secret_values())) from error
+            raise ConfigurationError(
+                mask_secrets(message, self.secret_values())
+            ) from error
         super().__init__(fs, container, prefix)
 
     def secret_values(self) -> list[str | None]:
         """Return the credential values that messages must never contain."""
-        return [self.settings.account_key, self.settings.sas_token, self.settings.connection_string]
+        return [
+            self.settings.account_key,
+            self.settings.sas_token,
+            self.settings.connection_string,
+        ]
 
     def check(self) -> None:
         """Verify that the container exists and the credentials can write, list and delete under the prefix.
@@ -126,21 +144,33 @@ class AzureBackend(FsspecBackend):
         credentials, missing permissions, no managed identity, or an
         unreachable endpoint.
         """
-        container = self._check_client()
+        credential = DefaultAzureCredential() if self.access.managed_identity else None
+        container = self._check_client(credential)
         try:
-            pages = container.list_blobs(name_starts_with=f"{self.prefix}/" if self.prefix else None, results_per_page=1)
+            pages = container.list_blobs(
+                name_starts_with=f"{self.prefix}/" if self.prefix else None,
+                results_per_page=1,
+            )
             next(iter(pages.by_page()), None)
         except (AzureError, CredentialUnavailableError) as error:
-            raise unusable(self.description, self._error_reason(error), self.secret_values()) from error
+            raise unusable(
+                self.description, self._error_reason(error), self.secret_values()
+            ) from error
         finally:
             container.close()
+            if credential is not None:
+                credential.close()
         verify_round_trip(self, self.secret_values())
 
     def _delete_chunk(self, full_paths: Sequence[str]) -> None:
         keys = [path[len(self.bucket) + 1 :] for path in full_paths]
         statuses = sync(self.fs.loop, self._delete_blobs, keys)
 
-        failures = [(key, status) for key, status in zip(keys, statuses, strict=True) if status not in _DELETED_STATUSES]
+        failures = [
+            (key, status)
+            for key, status in zip(keys, statuses, strict=True)
+            if status not in _DELETED_STATUSES
+        ]
         if failures:
             key, status = failures[0]
             raise StorageError(
@@ -149,27 +179,41 @@ class AzureBackend(FsspecBackend):
             )
 
     async def _delete_blobs(self, keys: list[str]) -> list[int]:
-        async with self.fs.service_client.get_container_client(self.bucket) as container:
+        async with self.fs.service_client.get_container_client(
+            self.bucket
+        ) as container:
             responses = await container.delete_blobs(*keys, raise_on_any_failure=False)
             return [response.status_code async for response in responses]
 
-    def _check_client(self) -> ContainerClient:
+    def _check_client(
+        self, credential: DefaultAzureCredential | None
+    ) -> ContainerClient:
         options: dict[str, Any] = {
-            "retry_policy": LinearRetry(backoff=1, random_jitter_range=0, retry_total=1),
+            "retry_policy": LinearRetry(
+                backoff=1, random_jitter_range=0, retry_total=1
+            ),
             "connection_timeout": _CHECK_CONNECT_TIMEOUT,
             "read_timeout": _CHECK_READ_TIMEOUT,
         }
         if self.access.connection_string is not None:
-            return ContainerClient.from_connection_string(self.access.connection_string, self.bucket, **options)
-        return ContainerClient(self.access.blob_endpoint, self.bucket, credential=DefaultAzureCredential(), **options)
+            return ContainerClient.from_connection_string(
+                self.access.connection_string, self.bucket, **options
+            )
+        return ContainerClient(
+            self.access.blob_endpoint, self.bucket, credential=credential, **options
+        )
 
     def _error_reason(self, error: Exception) -> str:
         summary = str(error).splitlines()[0] if str(error) else type(error).__name__
         # azure-storage-blob reports some codes as StorageErrorCode members, others as strings.
         raw_code = getattr(error, "error_code", None)
-        code = str(getattr(raw_code, "value", raw_code)) if raw_code is not None else None
+        code = (
+            str(getattr(raw_code, "value", raw_code)) if raw_code is not None else None
+        )
         if isinstance(error, ResourceNotFoundError) and code == "ContainerNotFound":
-            return f'container "{self.bucket}" does not exist; create it or fix --storage'
+            return (
+                f'container "{self.bucket}" does not exist; create it or fix --storage'
+            )
         if isinstance(error, ServiceRequestError):
             return f'cannot connect to the blob endpoint "{self.access.blob_endpoint}": {summary}; check --azure-endpoint, the account name and the network'
         if isinstance(error, CredentialUnavailableError) or (
@@ -185,18 +229,26 @@ class AzureBackend(FsspecBackend):
         return f"Azure Blob Storage returned {code or error.status_code}: {summary}"
 
 
-def _access_from_connection_string(connection_string: str, endpoint: str | None, description: str) -> AzureAccess:
+def _access_from_connection_string(
+    connection_string: str, endpoint: str | None, description: str
+) -> AzureAccess:
     fields = _connection_string_fields(connection_string)
     account = fields.get("AccountName")
     given_endpoint = fields.get("BlobEndpoint")
-    if endpoint and given_endpoint and given_endpoint.rstrip("/") != endpoint.rstrip("/"):
+    if (
+        endpoint
+        and given_endpoint
+        and given_endpoint.rstrip("/") != endpoint.rstrip("/")
+    ):
         raise ConfigurationError(
             f'the Azure connection string for "{description}" names blob endpoint "{given_endpoint}" '
             f'but --azure-endpoint is "{endpoint}"; give only one of them'
         )
     if endpoint and not given_endpoint:
         _check_endpoint(endpoint, description)
-        connection_string = f"{connection_string.rstrip(';')};BlobEndpoint={endpoint.rstrip('/')}"
+        connection_string = (
+            f"{connection_string.rstrip(';')};BlobEndpoint={endpoint.rstrip('/')}"
+        )
         given_endpoint = endpoint
     if not given_endpoint:
         protocol = fields.get("DefaultEndpointsProtocol", "https")
@@ -242,7 +294,9 @@ def _check_endpoint(endpoint: str, description: str) -> None:
         )
 
 
-def _required_account_name(settings: AzureSettings, description: str, needed_by: str) -> str:
+def _required_account_name(
+    settings: AzureSettings, description: str, needed_by: str
+) -> str:
     if not settings.account_name:
         raise ConfigurationError(
             f'AZURE_STORAGE_ACCOUNT_NAME is not set for "{description}" but {needed_by} requires it'
@@ -251,7 +305,11 @@ def _required_account_name(settings: AzureSettings, description: str, needed_by:
 
 
 def _adlfs_options(access: AzureAccess) -> dict[str, Any]:
-    options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False, "anon": False}
+    options: dict[str, Any] = {
+        "skip_instance_cache": True,
+        "use_listings_cache": False,
+        "anon": False,
+    }
     if access.connection_string is not None:
         options["connection_string"] = access.connection_string
         return options

@@ -9,7 +9,7 @@ from gateway.errors import ConfigurationError
 from gateway.storage.backend import Backend
 from gateway.storage.masking import mask_secrets
 
-#: Where check() writes its probe objects, inside the reserved metadata prefix.
+#: Prefix of the probe objects that check() writes, inside the reserved metadata prefix.
 PROBE_PREFIX = "_lakegate/checks"
 _PROBE_DATA = b"lakegate storage check\n"
 
@@ -19,14 +19,16 @@ def unusable(
 ) -> ConfigurationError:
     """Build the error for a store that cannot be used, with credentials masked.
 
-    ``reason`` says what failed and what to fix, for example
+    ``reason`` states what failed and what to fix, for example
     ``bucket "b" does not exist; create it or fix --storage``.
     """
     message = f'storage "{description}" is not usable: {reason}'
     return ConfigurationError(mask_secrets(message, known_secrets))
 
 
-def verify_round_trip(backend: Backend, known_secrets: Iterable[str | None] = ()) -> None:
+def verify_round_trip(
+    backend: Backend, known_secrets: Iterable[str | None] = ()
+) -> None:
     """Write, list, read and delete one probe object under ``_lakegate/checks/``.
 
     Raise ConfigurationError naming the step that failed, with the library's
@@ -43,8 +45,8 @@ def verify_round_trip(backend: Backend, known_secrets: Iterable[str | None] = ()
         data = backend.read(path)
         step = "deleting"
         backend.delete(path)
-    # Any library error here means the store is unusable; the original is
-    # kept as __cause__ and the message says which step failed.
+    # Any library error here means the store is unusable. The original is
+    # kept as __cause__ and the message names the step that failed.
     except Exception as error:
         reason = f'{step} the test object "{path}" failed: {error}; check the write, list and delete permissions'
         raise unusable(backend.description, reason, secrets) from error

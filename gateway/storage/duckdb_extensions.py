@@ -15,7 +15,10 @@ import duckdb
 from gateway.errors import ConfigurationError
 
 #: The extensions the storage backends need, by name, with their packages.
-EXTENSION_PACKAGES = {"httpfs": "duckdb_extension_httpfs", "azure": "duckdb_extension_azure"}
+EXTENSION_PACKAGES = {
+    "httpfs": "duckdb_extension_httpfs",
+    "azure": "duckdb_extension_azure",
+}
 
 
 def quote_literal(value: str) -> str:
@@ -32,10 +35,17 @@ def extension_path(name: str) -> Path:
     package = EXTENSION_PACKAGES[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigurationError(f'DuckDB extension package "{package}" is not installed; pip install it')
+        raise ConfigurationError(
+            f'DuckDB extension package "{package}" is not installed; pip install it'
+        )
 
     package_directory = Path(next(iter(spec.submodule_search_locations)))
-    path = package_directory / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    path = (
+        package_directory
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / f"{name}.duckdb_extension"
+    )
     if not path.is_file():
         raise ConfigurationError(
             f'DuckDB extension file "{path}" is missing; install {package} at the version of duckdb ({duckdb.__version__})'
@@ -45,4 +55,7 @@ def extension_path(name: str) -> Path:
 
 def load_statements() -> list[str]:
     """Return the ``LOAD '<file>'`` statements for every extension in EXTENSION_PACKAGES."""
-    return [f"LOAD {quote_literal(str(extension_path(name)))}" for name in EXTENSION_PACKAGES]
+    return [
+        f"LOAD {quote_literal(str(extension_path(name)))}"
+        for name in EXTENSION_PACKAGES
+    ]

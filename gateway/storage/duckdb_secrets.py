@@ -10,7 +10,7 @@ Refreshing, by store:
   gets a copy of the key, secret and token, so SecretRefresher re-creates
   the secret before they expire. s3fs refreshes its own copy.
 - Azure with managed identity: the secret uses DuckDB's credential_chain
-  provider, which asks for a token at query time, and adlfs holds a
+  provider, which requests a token at query time, and adlfs uses a
   DefaultAzureCredential that refreshes itself, so nothing expires here.
 - Connection strings, SAS tokens and static keys never expire from our side.
 """
@@ -70,7 +70,9 @@ def credential_expiry(backend: Backend) -> datetime | None:
     expiry = getattr(credentials, "_expiry_time", None)
     if not isinstance(expiry, datetime):
         return None
-    return expiry.replace(tzinfo=UTC) if expiry.tzinfo is None else expiry.astimezone(UTC)
+    return (
+        expiry.replace(tzinfo=UTC) if expiry.tzinfo is None else expiry.astimezone(UTC)
+    )
 
 
 class SecretRefresher:
@@ -110,13 +112,18 @@ class SecretRefresher:
         for statement in secret_statements(self.backend, self.name):
             self._execute(statement)
         expiry = credential_expiry(self.backend)
-        logger.info("re-created DuckDB secret %s for %s, credentials expire at %s", self.name, self.backend.description, expiry)
+        logger.info(
+            "re-created DuckDB secret %s for %s, credentials expire at %s",
+            self.name,
+            self.backend.description,
+            expiry,
+        )
         return expiry
 
     def seconds_until_refresh(self, expiry: datetime | None) -> float:
         """Return how long to wait before the next refresh, at least ``min_interval``.
 
-        Credentials without expiry are looked at again after ``idle_interval``.
+        Credentials without expiry are checked again after ``idle_interval``.
         """
         if expiry is None:
             return self.idle_interval.total_seconds()
@@ -127,7 +134,9 @@ class SecretRefresher:
         """Start the daemon thread that refreshes until stop() is called."""
         if self._thread is not None:
             raise RuntimeError("SecretRefresher was already started")
-        self._thread = threading.Thread(target=self._run, name="lakegate-secret-refresher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="lakegate-secret-refresher", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float | None = 10.0) -> None:
@@ -148,7 +157,7 @@ class SecretRefresher:
                 continue
             try:
                 expiry = self.refresh()
-            # The thread must survive any failure and retry; the error is logged.
+            # The thread must survive any failure and retry, so it logs the error.
             except Exception as error:  # noqa: BLE001
                 logger.warning(
                     "re-creating DuckDB secret %s for %s failed, retrying in %s: %s",
@@ -164,7 +173,10 @@ def _s3_parameters(backend: S3Backend) -> list[tuple[str, str]]:
     credentials = backend.credentials()
     if credentials is not None:
         frozen = credentials.get_frozen_credentials()
-        parameters += [("KEY_ID", quote_literal(frozen.access_key)), ("SECRET", quote_literal(frozen.secret_key))]
+        parameters += [
+            ("KEY_ID", quote_literal(frozen.access_key)),
+            ("SECRET", quote_literal(frozen.secret_key)),
+        ]
         if frozen.token:
             parameters.append(("SESSION_TOKEN", quote_literal(frozen.token)))
 
@@ -175,14 +187,19 @@ def _s3_parameters(backend: S3Backend) -> list[tuple[str, str]]:
         host = parts.netloc + parts.path.rstrip("/")
         parameters.append(("ENDPOINT", quote_literal(host)))
         parameters.append(("USE_SSL", "true" if parts.scheme == "https" else "false"))
-    parameters.append(("URL_STYLE", quote_literal("path" if backend.settings.path_style else "vhost")))
+    parameters.append(
+        ("URL_STYLE", quote_literal("path" if backend.settings.path_style else "vhost"))
+    )
     return parameters
 
 
 def _azure_parameters(backend: AzureBackend) -> list[tuple[str, str]]:
     access = backend.access
     if access.connection_string is not None:
-        return [("TYPE", "azure"), ("CONNECTION_STRING", quote_literal(access.connection_string))]
+        return [
+            ("TYPE", "azure"),
+            ("CONNECTION_STRING", quote_literal(access.connection_string)),
+        ]
 
     account = access.account_name or ""
     parameters = [
@@ -211,5 +228,8 @@ def _endpoint_suffix(blob_endpoint: str, account: str, description: str) -> str:
 
 
 def _create_secret(name: str, parameters: list[tuple[str, str]], scope: str) -> str:
-    body = ", ".join(f"{key} {value}" for key, value in [*parameters, ("SCOPE", quote_literal(scope))])
+    body = ", ".join(
+        f"{key} {value}"
+        for key, value in [*parameters, ("SCOPE", quote_literal(scope))]
+    )
     return f"CREATE OR REPLACE SECRET {name} ({body})"

@@ -19,8 +19,8 @@ class FsspecBackend(abc.ABC):
     """Objects under ``<bucket or container>/<prefix>`` of an fsspec filesystem.
 
     The filesystem must be created with ``skip_instance_cache=True`` and
-    ``use_listings_cache=False``, so that every listing asks the store and
-    sees earlier writes and deletes; the cache is still invalidated after
+    ``use_listings_cache=False``, so that every listing queries the store and
+    sees earlier writes and deletes. The cache is still invalidated after
     each change in case a subclass turns listing caches on. Writes are one
     whole-object PUT (``pipe_file``). Subclasses set ``scheme`` and
     ``delete_batch_size`` and implement ``_delete_chunk`` and ``check``.
@@ -39,12 +39,12 @@ class FsspecBackend(abc.ABC):
         self.description = f"{self.scheme}://{self.root}"
 
     def read(self, path: str) -> bytes:
-        """Return the whole object; raise FileNotFoundError if it is missing."""
+        """Return the whole object, or raise FileNotFoundError if it is missing."""
         data: bytes = self.fs.cat_file(self._full_path(path))
         return data
 
     def write(self, path: str, data: bytes) -> None:
-        """Replace the object with one PUT; readers see the old or the new object."""
+        """Replace the object with one PUT, so readers see the old or the new object."""
         full_path = self._full_path(path)
         self.fs.pipe_file(full_path, data)
         self.fs.invalidate_cache(full_path)
@@ -73,7 +73,11 @@ class FsspecBackend(abc.ABC):
             if info.get("type") != "file" or not name.startswith(f"{base}/"):
                 continue
             objects.append(
-                ObjectInfo(path=self._relative_path(name), size=int(info["size"]), last_modified=_modified_utc(info))
+                ObjectInfo(
+                    path=self._relative_path(name),
+                    size=int(info["size"]),
+                    last_modified=_modified_utc(info),
+                )
             )
         return sorted(objects, key=lambda info: info.path)
 
@@ -81,7 +85,9 @@ class FsspecBackend(abc.ABC):
         """Return the names of the immediate "directories" (common prefixes) of ``prefix``, sorted."""
         base = self._prefix_path(prefix)
         try:
-            entries: builtins.list[dict[str, Any]] = self.fs.ls(base, detail=True, refresh=True)
+            entries: builtins.list[dict[str, Any]] = self.fs.ls(
+                base, detail=True, refresh=True
+            )
         except FileNotFoundError:
             return []
 
@@ -93,11 +99,11 @@ class FsspecBackend(abc.ABC):
         return sorted(names)
 
     def delete(self, path: str) -> None:
-        """Delete one object; a missing object is not an error."""
+        """Delete one object. A missing object is not an error."""
         self.delete_batch([path])
 
     def delete_batch(self, paths: Iterable[str]) -> None:
-        """Delete objects in requests of up to ``delete_batch_size`` keys; missing paths are ignored."""
+        """Delete objects in requests of up to ``delete_batch_size`` keys, ignoring missing paths."""
         full_paths = iter([self._full_path(path) for path in paths])
         while chunk := list(islice(full_paths, self.delete_batch_size)):
             self._delete_chunk(chunk)
@@ -114,7 +120,7 @@ class FsspecBackend(abc.ABC):
 
     @abc.abstractmethod
     def check(self) -> None:
-        """Verify the store is reachable and usable; raise ConfigurationError saying what to fix."""
+        """Verify the store is reachable and usable, or raise ConfigurationError naming the fix."""
 
     @abc.abstractmethod
     def _delete_chunk(self, full_paths: Sequence[str]) -> None:

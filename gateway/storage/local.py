@@ -17,7 +17,7 @@ from gateway.storage.paths import check_object_path, check_prefix
 logger = logging.getLogger(__name__)
 
 # A concurrent delete may remove a freshly created, still empty directory
-# before the temporary file lands in it; write() retries that many times.
+# before the temporary file lands in it, so write() tries this many times.
 _WRITE_ATTEMPTS = 3
 
 
@@ -36,7 +36,7 @@ class LocalBackend:
         self.description = str(self.root)
 
     def read(self, path: str) -> bytes:
-        """Return the whole file; raise FileNotFoundError if it is missing."""
+        """Return the whole file, or raise FileNotFoundError if it is missing."""
         return self._full_path(path).read_bytes()
 
     def write(self, path: str, data: bytes) -> None:
@@ -45,7 +45,9 @@ class LocalBackend:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+                handle, temporary = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+                )
             except FileNotFoundError:
                 if attempt == _WRITE_ATTEMPTS:
                     raise
@@ -70,29 +72,35 @@ class LocalBackend:
             except FileNotFoundError:
                 continue  # deleted since the directory walk
             modified = datetime.fromtimestamp(status.st_mtime, tz=UTC)
-            objects.append(ObjectInfo(path=path, size=status.st_size, last_modified=modified))
+            objects.append(
+                ObjectInfo(path=path, size=status.st_size, last_modified=modified)
+            )
         return objects
 
     def list_directories(self, prefix: str) -> builtins.list[str]:
         """Return the names of the immediate subdirectories of ``prefix``, sorted.
 
-        Names starting with ``.`` are skipped; a missing prefix gives ``[]``.
+        Names starting with ``.`` are skipped, and a missing prefix gives ``[]``.
         """
         base = self._prefix_path(prefix)
         try:
             entries = list(os.scandir(base))
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(entry.name for entry in entries if entry.is_dir() and not entry.name.startswith("."))
+        return sorted(
+            entry.name
+            for entry in entries
+            if entry.is_dir() and not entry.name.startswith(".")
+        )
 
     def delete(self, path: str) -> None:
-        """Delete one file and the directories it leaves empty; a missing file is fine."""
+        """Delete one file and the directories it leaves empty. A missing file is not an error."""
         target = self._full_path(path)
         target.unlink(missing_ok=True)
         self._remove_empty_parents(target.parent)
 
     def delete_batch(self, paths: Iterable[str]) -> None:
-        """Delete each file in turn; missing files are ignored."""
+        """Delete each file in turn, ignoring missing files."""
         for path in paths:
             self.delete(path)
 
@@ -107,9 +115,14 @@ class LocalBackend:
     def check(self) -> None:
         """Verify that the root is a directory in which files can be written, listed and deleted."""
         if self.root.exists() and not self.root.is_dir():
-            raise unusable(self.description, "it is a file, not a directory; fix --storage")
+            raise unusable(
+                self.description, "it is a file, not a directory; fix --storage"
+            )
         if not self.root.exists():
-            raise unusable(self.description, "the directory does not exist; create it or fix --storage")
+            raise unusable(
+                self.description,
+                "the directory does not exist; create it or fix --storage",
+            )
         verify_round_trip(self)
 
     def _full_path(self, path: str) -> Path:
@@ -125,7 +138,9 @@ class LocalBackend:
             return
         for directory, subdirectories, files in os.walk(base):
             # Pruning in place stops os.walk from entering hidden directories.
-            subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
+            subdirectories[:] = [
+                name for name in subdirectories if not name.startswith(".")
+            ]
             relative = Path(directory).relative_to(self.root).as_posix()
             for name in files:
                 if not name.startswith("."):
@@ -136,7 +151,7 @@ class LocalBackend:
             try:
                 directory.rmdir()
             except OSError:
-                return  # not empty, already gone, or not removable: keep it
+                return  # the directory is not empty, already gone or not removable
             directory = directory.parent
 
 
@@ -154,7 +169,8 @@ def _write_and_replace(handle: int, temporary: Path, target: Path, data: bytes) 
 
 
 def _fsync_directory(directory: Path) -> None:
-    # Makes the rename durable; some file systems cannot fsync a directory.
+    # Syncing the directory makes the rename durable. Some file systems cannot
+    # fsync a directory, and then the rename is left to the kernel.
     try:
         descriptor = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -17,7 +17,9 @@ _PATTERNS = [
     # SAS tokens and presigned Azure URLs.
     re.compile(r"(\bsig=)[^&;\s'\"]+", re.IGNORECASE),
     # Presigned S3 URLs.
-    re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&;\s'\"]+", re.IGNORECASE),
+    re.compile(
+        r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&;\s'\"]+", re.IGNORECASE
+    ),
     # AWS variables, config-file entries and JSON/XML fields.
     re.compile(
         r"((?:aws_secret_access_key|aws_session_token|SecretAccessKey|SessionToken)"
@@ -45,7 +47,7 @@ def mask_secrets(text: str, known_secrets: Iterable[str | None] = ()) -> str:
     credential that a library echoes in an unknown format.
     """
     for secret in known_secrets:
-        # Short values would mask ordinary words; real keys and tokens are longer.
+        # Real keys and tokens are longer, and short values would mask ordinary words.
         if secret and len(secret) >= _MIN_KNOWN_SECRET_LENGTH:
             text = text.replace(secret, MASK)
     for pattern in _PATTERNS:

@@ -56,11 +56,11 @@ _AZURE_NAME_RULE = _NameRule(
 class StorageLocation:
     """A parsed storage URL.
 
-    ``kind`` is ``"local"``, ``"s3"`` or ``"azure"``. For local storage
+    ``kind`` is ``"local"``, ``"s3"`` or ``"azure"``. For local storage,
     ``path`` is the absolute directory and ``bucket`` and ``prefix`` are
-    empty; otherwise ``bucket`` is the bucket or container name and
-    ``prefix`` the key prefix without leading or trailing ``/`` (possibly
-    empty).
+    empty. For the object stores, ``bucket`` is the bucket or container
+    name and ``prefix`` the key prefix (possibly empty) without leading or
+    trailing ``/``.
     """
 
     kind: str
@@ -70,7 +70,7 @@ class StorageLocation:
 
 
 def parse_storage_url(url: str) -> StorageLocation:
-    """Parse ``url`` without touching the store; raise ConfigurationError naming the URL and the fix."""
+    """Parse ``url`` without contacting the store, or raise ConfigurationError naming the URL and the fix."""
     text = url.strip()
     if not text:
         raise ConfigurationError(f"storage URL is empty; give {_ACCEPTED_FORMS}")
@@ -80,18 +80,28 @@ def parse_storage_url(url: str) -> StorageLocation:
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if parts.query or parts.fragment:
-        raise _invalid(url, "it has a query string or fragment; pass credentials through the environment")
+        raise _invalid(
+            url,
+            "it has a query string or fragment; pass credentials through the environment",
+        )
     if "@" in parts.netloc:
-        raise _invalid(url, "it contains user information; pass credentials through the environment")
+        raise _invalid(
+            url,
+            "it contains user information; pass credentials through the environment",
+        )
 
     if scheme == "file":
         return _parse_file_url(url, parts.netloc, parts.path)
     if scheme == "s3":
         bucket = _checked_name(url, parts.netloc, _S3_NAME_RULE)
-        return StorageLocation(S3, bucket=bucket, prefix=_checked_prefix(url, parts.path))
+        return StorageLocation(
+            S3, bucket=bucket, prefix=_checked_prefix(url, parts.path)
+        )
     if scheme in _AZURE_SCHEMES:
         container = _checked_name(url, parts.netloc, _AZURE_NAME_RULE)
-        return StorageLocation(AZURE, bucket=container, prefix=_checked_prefix(url, parts.path))
+        return StorageLocation(
+            AZURE, bucket=container, prefix=_checked_prefix(url, parts.path)
+        )
     raise _invalid(url, f'scheme "{scheme}" is not supported; use {_ACCEPTED_FORMS}')
 
 
@@ -113,13 +123,17 @@ def open_backend(url: str, settings: Settings) -> StorageBackend:
         try:
             root.mkdir(parents=True)
         except OSError as error:
-            raise _invalid(url, f"the directory cannot be created: {error.strerror}; fix --storage") from error
+            raise _invalid(
+                url, f"the directory cannot be created: {error.strerror}; fix --storage"
+            ) from error
     return LocalBackend(root)
 
 
 def _parse_file_url(url: str, host: str, path: str) -> StorageLocation:
     if host not in ("", "localhost"):
-        raise _invalid(url, f'file URLs cannot name a host ("{host}"); use file:///absolute/path')
+        raise _invalid(
+            url, f'file URLs cannot name a host ("{host}"); use file:///absolute/path'
+        )
     local_path = unquote(path)
     if not local_path.startswith("/"):
         raise _invalid(url, "the path is not absolute; use file:///absolute/path")
@@ -130,7 +144,9 @@ def _checked_name(url: str, name: str, rule: _NameRule) -> str:
     if not name:
         raise _invalid(url, f"the {rule.noun} name is empty; use {rule.form}")
     if not rule.pattern.fullmatch(name) or ".." in name:
-        raise _invalid(url, f'{rule.noun} name "{name}" is invalid; use {rule.description}')
+        raise _invalid(
+            url, f'{rule.noun} name "{name}" is invalid; use {rule.description}'
+        )
     return name
 
 

@@ -19,18 +19,22 @@ def check_object_path(path: str) -> str:
     if not path:
         raise ValueError("storage path is empty")
     if path.startswith("/"):
-        raise ValueError(f"storage path {path!r} is absolute; paths are relative to the root")
+        raise ValueError(
+            f"storage path {path!r} is absolute; paths are relative to the root"
+        )
     if "\\" in path or "\0" in path:
         raise ValueError(f"storage path {path!r} contains a backslash or NUL character")
 
     for part in path.split("/"):
         if part in _FORBIDDEN_PARTS:
-            raise ValueError(f"storage path {path!r} has an empty, '.' or '..' component")
+            raise ValueError(
+                f"storage path {path!r} has an empty, '.' or '..' component"
+            )
     return path
 
 
 def check_prefix(prefix: str) -> str:
-    """Return ``prefix`` without a trailing ``/``; ``""`` means the whole root.
+    """Return ``prefix`` without a trailing ``/``, where ``""`` means the whole root.
 
     Raise ValueError under the same rules as check_object_path.
     """
@@ -38,4 +42,3 @@ def check_prefix(prefix: str) -> str:
     if not stripped:
         return ""
     return check_object_path(stripped)
-

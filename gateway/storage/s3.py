@@ -22,7 +22,8 @@ from gateway.storage.fsspec_backend import FsspecBackend
 DEFAULT_REGION = "us-east-1"
 
 # Timeouts in seconds and total attempts per request (botocore "standard"
-# retry mode). A wrong endpoint fails start-up after about 2 x 3 seconds.
+# retry mode). check() gives up on an endpoint that accepts no connection
+# after 2 attempts of at most 3 seconds each, plus botocore's short backoff.
 _CONNECT_TIMEOUT = 3
 _READ_TIMEOUT = 60
 _MAX_ATTEMPTS = 3
@@ -30,9 +31,21 @@ _CHECK_READ_TIMEOUT = 10
 _CHECK_MAX_ATTEMPTS = 2
 
 _CREDENTIAL_ERRORS = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidClientTokenId"}
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+    }
 )
-_REGION_ERRORS = frozenset({"AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"})
+_REGION_ERRORS = frozenset(
+    {
+        "AuthorizationHeaderMalformed",
+        "PermanentRedirect",
+        "IllegalLocationConstraintException",
+    }
+)
 
 
 class S3Backend(FsspecBackend):
@@ -56,7 +69,11 @@ class S3Backend(FsspecBackend):
             )
         self.settings = settings
         self._session = botocore.session.Session()
-        self.region: str = settings.region or self._session.get_config_variable("region") or DEFAULT_REGION
+        self.region: str = (
+            settings.region
+            or self._session.get_config_variable("region")
+            or DEFAULT_REGION
+        )
         fs = s3fs.S3FileSystem(**_s3fs_options(settings, self.region))
         super().__init__(fs, bucket, prefix)
 
@@ -68,7 +85,9 @@ class S3Backend(FsspecBackend):
         """
         if self.settings.access_key_id:
             return Credentials(
-                self.settings.access_key_id, self.settings.secret_access_key, self.settings.session_token
+                self.settings.access_key_id,
+                self.settings.secret_access_key,
+                self.settings.session_token,
             )
         credentials: Credentials | None = self._session.get_credentials()
         return credentials
@@ -85,9 +104,15 @@ class S3Backend(FsspecBackend):
         """
         client = self._check_client()
         try:
-            client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else "", MaxKeys=1)
+            client.list_objects_v2(
+                Bucket=self.bucket,
+                Prefix=f"{self.prefix}/" if self.prefix else "",
+                MaxKeys=1,
+            )
         except ClientError as error:
-            raise unusable(self.description, self._client_error_reason(error), self.secret_values()) from error
+            raise unusable(
+                self.description, self._client_error_reason(error), self.secret_values()
+            ) from error
         except NoCredentialsError as error:
             reason = (
                 "no AWS credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "

@@ -42,7 +42,12 @@ def parquet_bytes(table: pa.Table) -> bytes:
 @pytest.fixture
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with httpfs and azure loaded from their packages, never downloaded."""
-    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
     for statement in load_statements():
         connection.execute(statement)
     yield connection
@@ -79,13 +84,17 @@ class BackendContract:
         backend.write("db/m/file", b"short")
 
         assert backend.read("db/m/file") == b"short"
-        assert [(info.path, info.size) for info in backend.list_objects("db")] == [("db/m/file", 5)]
+        assert [(info.path, info.size) for info in backend.list_objects("db")] == [
+            ("db/m/file", 5)
+        ]
 
     def test_empty_object(self, backend: StorageBackend) -> None:
         backend.write("db/empty", b"")
 
         assert backend.read("db/empty") == b""
-        assert [(info.path, info.size) for info in backend.list_objects("db")] == [("db/empty", 0)]
+        assert [(info.path, info.size) for info in backend.list_objects("db")] == [
+            ("db/empty", 0)
+        ]
 
     def test_exists(self, backend: StorageBackend) -> None:
         assert backend.exists("db/m/file") is False
@@ -121,7 +130,13 @@ class BackendContract:
         assert backend.list("db") == []
 
     def test_list_directories_immediate_only(self, backend: StorageBackend) -> None:
-        for path in ["db1/cpu/2024/01/f", "db1/mem/f", "db1/readme", "db2/x/f", "top.txt"]:
+        for path in [
+            "db1/cpu/2024/01/f",
+            "db1/mem/f",
+            "db1/readme",
+            "db2/x/f",
+            "top.txt",
+        ]:
             backend.write(path, b"1")
 
         assert backend.list_directories("") == ["db1", "db2"]
@@ -147,7 +162,10 @@ class BackendContract:
 
         objects = backend.list_objects("db/m")
 
-        assert [(info.path, info.size) for info in objects] == [("db/m/thousand", 1000), ("db/m/three", 3)]
+        assert [(info.path, info.size) for info in objects] == [
+            ("db/m/thousand", 1000),
+            ("db/m/three", 3),
+        ]
         for info in objects:
             assert info.last_modified.utcoffset() == timedelta(0)
             assert before - _CLOCK_MARGIN <= info.last_modified <= after + _CLOCK_MARGIN
@@ -185,8 +203,12 @@ class BackendContract:
         with pytest.raises(FileNotFoundError):
             backend.read("nowhere/at/all")
 
-    @pytest.mark.parametrize("path", ["", "/abs", "../up", "a/../b", "a//b", "./a", "a/."])
-    def test_rejects_paths_leaving_root(self, backend: StorageBackend, path: str) -> None:
+    @pytest.mark.parametrize(
+        "path", ["", "/abs", "../up", "a/../b", "a//b", "./a", "a/."]
+    )
+    def test_rejects_paths_leaving_root(
+        self, backend: StorageBackend, path: str
+    ) -> None:
         with pytest.raises(ValueError):
             backend.write(path, b"x")
         with pytest.raises(ValueError):
@@ -194,7 +216,9 @@ class BackendContract:
         with pytest.raises(ValueError):
             backend.delete(path)
 
-    def test_everything_stays_under_root(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_everything_stays_under_root(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         backend.write("db/m/2024/01/f.parquet", b"1")
         backend.write("top", b"2")
 
@@ -209,22 +233,41 @@ class BackendContract:
         assert root.endswith("/")
         assert backend.uri("db/m/f.parquet") == f"{root}db/m/f.parquet"
 
-    def test_duckdb_reads_uri(self, backend: StorageBackend, duckdb_connection: duckdb.DuckDBPyConnection) -> None:
-        table = pa.table({"time": pa.array([1, 2, 3], pa.int64()), "host": ["a", "b", "c"], "value": [0.5, 1.5, 2.5]})
+    def test_duckdb_reads_uri(
+        self, backend: StorageBackend, duckdb_connection: duckdb.DuckDBPyConnection
+    ) -> None:
+        table = pa.table(
+            {
+                "time": pa.array([1, 2, 3], pa.int64()),
+                "host": ["a", "b", "c"],
+                "value": [0.5, 1.5, 2.5],
+            }
+        )
         backend.write("telemetry/cpu/2024/01/02/03/cpu_1.parquet", parquet_bytes(table))
-        backend.write("telemetry/cpu/2024/01/02/04/cpu_2.parquet", parquet_bytes(table.slice(0, 1)))
+        backend.write(
+            "telemetry/cpu/2024/01/02/04/cpu_2.parquet",
+            parquet_bytes(table.slice(0, 1)),
+        )
         for statement in secret_statements(backend):
             duckdb_connection.execute(statement)
 
-        file_uri = quote_literal(backend.uri("telemetry/cpu/2024/01/02/03/cpu_1.parquet"))
-        rows = duckdb_connection.execute(f"SELECT time, host, value FROM read_parquet({file_uri}) ORDER BY time").fetchall()
+        file_uri = quote_literal(
+            backend.uri("telemetry/cpu/2024/01/02/03/cpu_1.parquet")
+        )
+        rows = duckdb_connection.execute(
+            f"SELECT time, host, value FROM read_parquet({file_uri}) ORDER BY time"
+        ).fetchall()
         glob_uri = quote_literal(f"{backend.root_uri()}telemetry/cpu/*/*/*/*/*.parquet")
-        count = duckdb_connection.execute(f"SELECT count(*) FROM read_parquet({glob_uri})").fetchone()
+        count = duckdb_connection.execute(
+            f"SELECT count(*) FROM read_parquet({glob_uri})"
+        ).fetchone()
 
         assert rows == [(1, "a", 0.5), (2, "b", 1.5), (3, "c", 2.5)]
         assert count == (4,)
 
-    def test_check_passes_and_cleans_up(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_check_passes_and_cleans_up(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         backend.check()
 
         assert backend.list("") == []
@@ -238,26 +281,38 @@ class TestLocalBackend(BackendContract):
 
     def stored_keys(self, target: StorageTarget) -> list[str]:
         outer = Path(target.url).parent
-        return sorted(path.relative_to(outer).as_posix() for path in outer.rglob("*") if path.is_file())
+        return sorted(
+            path.relative_to(outer).as_posix()
+            for path in outer.rglob("*")
+            if path.is_file()
+        )
 
     def expected_key(self, target: StorageTarget, path: str) -> str:
         return f"root/{path}"
 
-    def test_uri_is_absolute_path(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_uri_is_absolute_path(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         assert backend.uri("db/m/f.parquet") == f"{target.url}/db/m/f.parquet"
 
-    def test_list_skips_temporary_files(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_list_skips_temporary_files(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         backend.write("db/m/f", b"1")
         (Path(target.url) / "db" / "m" / ".f.abc.tmp").write_bytes(b"partial")
 
         assert backend.list("") == ["db/m/f"]
         assert [info.path for info in backend.list_objects("")] == ["db/m/f"]
 
-    def test_write_leaves_no_temporary_file(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_write_leaves_no_temporary_file(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         backend.write("db/m/f", b"1")
         backend.write("db/m/f", b"2")
 
-        assert sorted(path.name for path in (Path(target.url) / "db" / "m").iterdir()) == ["f"]
+        assert sorted(
+            path.name for path in (Path(target.url) / "db" / "m").iterdir()
+        ) == ["f"]
 
     def test_check_rejects_file_root(self, tmp_path: Path) -> None:
         from gateway.errors import ConfigurationError
@@ -269,7 +324,10 @@ class TestLocalBackend(BackendContract):
         with pytest.raises(ConfigurationError) as excinfo:
             LocalBackend(root).check()
 
-        assert str(excinfo.value) == f'storage "{root}" is not usable: it is a file, not a directory; fix --storage'
+        assert (
+            str(excinfo.value)
+            == f'storage "{root}" is not usable: it is a file, not a directory; fix --storage'
+        )
 
 
 class TestS3Backend(BackendContract):
@@ -280,11 +338,18 @@ class TestS3Backend(BackendContract):
     def stored_keys(self, target: StorageTarget) -> list[str]:
         client = s3_client(target.settings.s3.endpoint_url or "")
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=target.bucket)
-        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+        return sorted(
+            item["Key"] for page in pages for item in page.get("Contents", [])
+        )
 
-    def test_uri_names_bucket_and_prefix(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_uri_names_bucket_and_prefix(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         assert backend.root_uri() == f"s3://{target.bucket}/{target.prefix}/"
-        assert backend.uri("db/f.parquet") == f"s3://{target.bucket}/{target.prefix}/db/f.parquet"
+        assert (
+            backend.uri("db/f.parquet")
+            == f"s3://{target.bucket}/{target.prefix}/db/f.parquet"
+        )
 
     def test_delete_batch_2500_in_3_requests(self, backend: StorageBackend) -> None:
         assert isinstance(backend, S3Backend)
@@ -294,7 +359,9 @@ class TestS3Backend(BackendContract):
         assert len(backend.list("db")) == 2500
         requests: list[int] = []
         client = sync(backend.fs.loop, backend.fs.set_session)
-        client.meta.events.register("before-call.s3.DeleteObjects", lambda **kwargs: requests.append(1))
+        client.meta.events.register(
+            "before-call.s3.DeleteObjects", lambda **kwargs: requests.append(1)
+        )
 
         backend.delete_batch(paths)
 
@@ -309,11 +376,19 @@ class TestAzureBackend(BackendContract):
 
     def stored_keys(self, target: StorageTarget) -> list[str]:
         service = blob_service_client(target.settings.azure.endpoint or "")
-        return sorted(blob.name for blob in service.get_container_client(target.bucket).list_blobs())
+        return sorted(
+            blob.name
+            for blob in service.get_container_client(target.bucket).list_blobs()
+        )
 
-    def test_uri_names_container_and_prefix(self, backend: StorageBackend, target: StorageTarget) -> None:
+    def test_uri_names_container_and_prefix(
+        self, backend: StorageBackend, target: StorageTarget
+    ) -> None:
         assert backend.root_uri() == f"az://{target.bucket}/{target.prefix}/"
-        assert backend.uri("db/f.parquet") == f"az://{target.bucket}/{target.prefix}/db/f.parquet"
+        assert (
+            backend.uri("db/f.parquet")
+            == f"az://{target.bucket}/{target.prefix}/db/f.parquet"
+        )
 
     def test_delete_batch_300_over_two_batches(self, backend: StorageBackend) -> None:
         paths = [f"db/m/{number:03d}" for number in range(300)]

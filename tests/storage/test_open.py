@@ -18,9 +18,18 @@ from gateway.config import AzureSettings, S3Settings, Settings
 from gateway.errors import ConfigurationError
 from gateway.storage.azure import AzureBackend
 from gateway.storage.duckdb_extensions import load_statements, quote_literal
-from gateway.storage.duckdb_secrets import SecretRefresher, credential_expiry, secret_statements
+from gateway.storage.duckdb_secrets import (
+    SecretRefresher,
+    credential_expiry,
+    secret_statements,
+)
 from gateway.storage.local import LocalBackend
-from gateway.storage.open import StorageLocation, mask_secrets, open_backend, parse_storage_url
+from gateway.storage.open import (
+    StorageLocation,
+    mask_secrets,
+    open_backend,
+    parse_storage_url,
+)
 from gateway.storage.s3 import S3Backend
 from tests.emulators import (
     AZURITE_ACCOUNT,
@@ -49,12 +58,24 @@ _MAX_CHECK_SECONDS = 15.0
         ("file:///srv/my%20lake", StorageLocation("local", path="/srv/my lake")),
         ("s3://bucket", StorageLocation("s3", bucket="bucket")),
         ("s3://bucket/", StorageLocation("s3", bucket="bucket")),
-        ("s3://bucket/some/prefix", StorageLocation("s3", bucket="bucket", prefix="some/prefix")),
-        ("s3://bucket/some/prefix/", StorageLocation("s3", bucket="bucket", prefix="some/prefix")),
+        (
+            "s3://bucket/some/prefix",
+            StorageLocation("s3", bucket="bucket", prefix="some/prefix"),
+        ),
+        (
+            "s3://bucket/some/prefix/",
+            StorageLocation("s3", bucket="bucket", prefix="some/prefix"),
+        ),
         ("S3://my.bucket-1/p", StorageLocation("s3", bucket="my.bucket-1", prefix="p")),
         ("az://container", StorageLocation("azure", bucket="container")),
-        ("az://container/a/b/c", StorageLocation("azure", bucket="container", prefix="a/b/c")),
-        ("abfs://container/a", StorageLocation("azure", bucket="container", prefix="a")),
+        (
+            "az://container/a/b/c",
+            StorageLocation("azure", bucket="container", prefix="a/b/c"),
+        ),
+        (
+            "abfs://container/a",
+            StorageLocation("azure", bucket="container", prefix="a"),
+        ),
         ("  s3://bucket/p  ", StorageLocation("s3", bucket="bucket", prefix="p")),
     ],
 )
@@ -62,10 +83,14 @@ def test_parse_storage_url(url: str, expected: StorageLocation) -> None:
     assert parse_storage_url(url) == expected
 
 
-def test_parse_relative_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parse_relative_path_is_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
 
-    assert parse_storage_url("data") == StorageLocation("local", path=str(tmp_path / "data"))
+    assert parse_storage_url("data") == StorageLocation(
+        "local", path=str(tmp_path / "data")
+    )
 
 
 _FORMS = "a directory, file:///absolute/path, s3://bucket[/prefix] or az://container[/prefix]"
@@ -75,41 +100,72 @@ _FORMS = "a directory, file:///absolute/path, s3://bucket[/prefix] or az://conta
     ("url", "message"),
     [
         ("", f"storage URL is empty; give {_FORMS}"),
-        ("gs://bucket", f'invalid storage URL "gs://bucket": scheme "gs" is not supported; use {_FORMS}'),
-        ("http://host/x", f'invalid storage URL "http://host/x": scheme "http" is not supported; use {_FORMS}'),
-        ("s3://", 'invalid storage URL "s3://": the bucket name is empty; use s3://bucket[/prefix]'),
-        ("s3:///prefix", 'invalid storage URL "s3:///prefix": the bucket name is empty; use s3://bucket[/prefix]'),
-        ("az://", 'invalid storage URL "az://": the container name is empty; use az://container[/prefix]'),
+        (
+            "gs://bucket",
+            f'invalid storage URL "gs://bucket": scheme "gs" is not supported; use {_FORMS}',
+        ),
+        (
+            "http://host/x",
+            f'invalid storage URL "http://host/x": scheme "http" is not supported; use {_FORMS}',
+        ),
+        (
+            "s3://",
+            'invalid storage URL "s3://": the bucket name is empty; use s3://bucket[/prefix]',
+        ),
+        (
+            "s3:///prefix",
+            'invalid storage URL "s3:///prefix": the bucket name is empty; use s3://bucket[/prefix]',
+        ),
+        (
+            "az://",
+            'invalid storage URL "az://": the container name is empty; use az://container[/prefix]',
+        ),
         (
             "s3://Bucket",
-            'invalid storage URL "s3://Bucket": bucket name "Bucket" is invalid; use 3-63 lowercase letters, '
-            "digits, dots and hyphens, starting and ending with a letter or digit",
+            (
+                'invalid storage URL "s3://Bucket": bucket name "Bucket" is invalid; use 3-63 lowercase letters, '
+                "digits, dots and hyphens, starting and ending with a letter or digit"
+            ),
         ),
         (
             "s3://ab",
-            'invalid storage URL "s3://ab": bucket name "ab" is invalid; use 3-63 lowercase letters, '
-            "digits, dots and hyphens, starting and ending with a letter or digit",
+            (
+                'invalid storage URL "s3://ab": bucket name "ab" is invalid; use 3-63 lowercase letters, '
+                "digits, dots and hyphens, starting and ending with a letter or digit"
+            ),
         ),
         (
             "az://a--b",
-            'invalid storage URL "az://a--b": container name "a--b" is invalid; use 3-63 lowercase letters, '
-            "digits and single hyphens, starting and ending with a letter or digit",
+            (
+                'invalid storage URL "az://a--b": container name "a--b" is invalid; use 3-63 lowercase letters, '
+                "digits and single hyphens, starting and ending with a letter or digit"
+            ),
         ),
-        ("s3://bucket/a//c", "invalid storage URL \"s3://bucket/a//c\": the prefix has an empty, '.' or '..' component"),
-        ("s3://bucket/a/../c", "invalid storage URL \"s3://bucket/a/../c\": the prefix has an empty, '.' or '..' component"),
+        (
+            "s3://bucket/a//c",
+            "invalid storage URL \"s3://bucket/a//c\": the prefix has an empty, '.' or '..' component",
+        ),
+        (
+            "s3://bucket/a/../c",
+            "invalid storage URL \"s3://bucket/a/../c\": the prefix has an empty, '.' or '..' component",
+        ),
         (
             "file://host/x",
             'invalid storage URL "file://host/x": file URLs cannot name a host ("host"); use file:///absolute/path',
         ),
         (
             "s3://AKIAEXAMPLE:verysecretvalue@bucket/x",
-            'invalid storage URL "s3://AKIAEXAMPLE:***@bucket/x": it contains user information; '
-            "pass credentials through the environment",
+            (
+                'invalid storage URL "s3://AKIAEXAMPLE:***@bucket/x": it contains user information; '
+                "pass credentials through the environment"
+            ),
         ),
         (
             "az://container/p?sv=2024&sig=verysecretvalue",
-            'invalid storage URL "az://container/p?sv=2024&sig=***": it has a query string or fragment; '
-            "pass credentials through the environment",
+            (
+                'invalid storage URL "az://container/p?sv=2024&sig=***": it has a query string or fragment; '
+                "pass credentials through the environment"
+            ),
         ),
     ],
 )
@@ -135,7 +191,9 @@ def test_open_local_creates_directory(tmp_path: Path) -> None:
 
 
 def test_open_s3_with_multi_level_prefix(moto_endpoint: str) -> None:
-    backend = open_backend("s3://some-bucket/a/b/c/", Settings(s3=moto_s3_settings(moto_endpoint)))
+    backend = open_backend(
+        "s3://some-bucket/a/b/c/", Settings(s3=moto_s3_settings(moto_endpoint))
+    )
 
     assert isinstance(backend, S3Backend)
     assert backend.description == "s3://some-bucket/a/b/c"
@@ -143,7 +201,13 @@ def test_open_s3_with_multi_level_prefix(moto_endpoint: str) -> None:
 
 
 def test_open_abfs_as_azure() -> None:
-    settings = Settings(azure=AzureSettings(account_name=AZURITE_ACCOUNT, account_key=AZURITE_ACCOUNT_KEY, endpoint="http://127.0.0.1:1/x"))
+    settings = Settings(
+        azure=AzureSettings(
+            account_name=AZURITE_ACCOUNT,
+            account_key=AZURITE_ACCOUNT_KEY,
+            endpoint="http://127.0.0.1:1/x",
+        )
+    )
 
     backend = open_backend("abfs://container/p", settings)
 
@@ -164,13 +228,25 @@ def test_open_azure_without_credentials() -> None:
 
 def test_open_s3_key_without_secret() -> None:
     with pytest.raises(ConfigurationError) as excinfo:
-        open_backend("s3://bucket", Settings(s3=S3Settings(endpoint_url="http://127.0.0.1:1", access_key_id="AKIAONLY")))
+        open_backend(
+            "s3://bucket",
+            Settings(
+                s3=S3Settings(
+                    endpoint_url="http://127.0.0.1:1", access_key_id="AKIAONLY"
+                )
+            ),
+        )
 
-    assert str(excinfo.value) == "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; set both or neither"
+    assert (
+        str(excinfo.value)
+        == "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not; set both or neither"
+    )
 
 
 def test_managed_identity_needs_https_endpoint() -> None:
-    settings = AzureSettings(account_name="acct", endpoint="http://127.0.0.1:1/acct", auth="managed-identity")
+    settings = AzureSettings(
+        account_name="acct", endpoint="http://127.0.0.1:1/acct", auth="managed-identity"
+    )
 
     with pytest.raises(ConfigurationError) as excinfo:
         AzureBackend("container", "p", settings)
@@ -191,7 +267,9 @@ def _check_error(backend: Any) -> tuple[str, float]:
 
 
 def test_check_s3_missing_bucket(moto_endpoint: str) -> None:
-    backend = open_backend("s3://lakegate-no-such-bucket/p", Settings(s3=moto_s3_settings(moto_endpoint)))
+    backend = open_backend(
+        "s3://lakegate-no-such-bucket/p", Settings(s3=moto_s3_settings(moto_endpoint))
+    )
 
     message, _ = _check_error(backend)
 
@@ -218,13 +296,17 @@ def test_check_s3_unreachable_endpoint() -> None:
 @pytest.fixture(scope="module")
 def moto_with_iam_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server that checks credentials against its IAM state, where no user exists."""
-    service, endpoint = start_moto(tmp_path_factory.mktemp("moto-iam"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    service, endpoint = start_moto(
+        tmp_path_factory.mktemp("moto-iam"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    )
     yield endpoint
     service.stop()
 
 
 def test_check_s3_rejected_credentials(moto_with_iam_checks: str) -> None:
-    backend = open_backend("s3://bucket/p", Settings(s3=moto_s3_settings(moto_with_iam_checks)))
+    backend = open_backend(
+        "s3://bucket/p", Settings(s3=moto_s3_settings(moto_with_iam_checks))
+    )
 
     message, _ = _check_error(backend)
 
@@ -234,8 +316,13 @@ def test_check_s3_rejected_credentials(moto_with_iam_checks: str) -> None:
     )
 
 
-def test_check_azure_missing_container(azurite_endpoint: str, make_settings: Callable[..., Settings]) -> None:
-    backend = open_backend("az://lakegate-no-such-container/p", make_settings("az://lakegate-no-such-container/p"))
+def test_check_azure_missing_container(
+    azurite_endpoint: str, make_settings: Callable[..., Settings]
+) -> None:
+    backend = open_backend(
+        "az://lakegate-no-such-container/p",
+        make_settings("az://lakegate-no-such-container/p"),
+    )
 
     message, _ = _check_error(backend)
 
@@ -248,7 +335,11 @@ def test_check_azure_missing_container(azurite_endpoint: str, make_settings: Cal
 
 def test_check_azure_wrong_key(azure_storage_url: StorageTarget) -> None:
     wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
-    azure = AzureSettings(account_name=AZURITE_ACCOUNT, account_key=wrong_key, endpoint=azure_storage_url.settings.azure.endpoint)
+    azure = AzureSettings(
+        account_name=AZURITE_ACCOUNT,
+        account_key=wrong_key,
+        endpoint=azure_storage_url.settings.azure.endpoint,
+    )
     backend = open_backend(azure_storage_url.url, Settings(azure=azure))
 
     message, _ = _check_error(backend)
@@ -262,7 +353,9 @@ def test_check_azure_wrong_key(azure_storage_url: StorageTarget) -> None:
 
 def test_check_azure_unreachable_endpoint() -> None:
     endpoint = f"http://127.0.0.1:{free_port()}/{AZURITE_ACCOUNT}"
-    azure = AzureSettings(account_name=AZURITE_ACCOUNT, account_key=AZURITE_ACCOUNT_KEY, endpoint=endpoint)
+    azure = AzureSettings(
+        account_name=AZURITE_ACCOUNT, account_key=AZURITE_ACCOUNT_KEY, endpoint=endpoint
+    )
     backend = open_backend("az://container/p", Settings(azure=azure))
 
     message, seconds = _check_error(backend)
@@ -270,7 +363,9 @@ def test_check_azure_unreachable_endpoint() -> None:
     assert message.startswith(
         f'storage "az://container/p" is not usable: cannot connect to the blob endpoint "{endpoint}": '
     )
-    assert message.endswith("; check --azure-endpoint, the account name and the network")
+    assert message.endswith(
+        "; check --azure-endpoint, the account name and the network"
+    )
     assert AZURITE_ACCOUNT_KEY not in message
     assert seconds < _MAX_CHECK_SECONDS
 
@@ -281,22 +376,37 @@ def test_check_azure_unreachable_endpoint() -> None:
 def _container_sas(container: str) -> str:
     permission = ContainerSasPermissions(read=True, write=True, delete=True, list=True)
     expiry = datetime.now(UTC) + timedelta(hours=1)
-    return generate_container_sas(AZURITE_ACCOUNT, container, account_key=AZURITE_ACCOUNT_KEY, permission=permission, expiry=expiry)
+    return generate_container_sas(
+        AZURITE_ACCOUNT,
+        container,
+        account_key=AZURITE_ACCOUNT_KEY,
+        permission=permission,
+        expiry=expiry,
+    )
 
 
 @pytest.fixture
 def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
     for statement in load_statements():
         connection.execute(statement)
     yield connection
     connection.close()
 
 
-def _duckdb_count(connection: duckdb.DuckDBPyConnection, backend: Any, path: str) -> Any:
+def _duckdb_count(
+    connection: duckdb.DuckDBPyConnection, backend: Any, path: str
+) -> Any:
     for statement in secret_statements(backend):
         connection.execute(statement)
-    return connection.execute(f"SELECT count(*) FROM read_parquet({quote_literal(backend.uri(path))})").fetchone()
+    return connection.execute(
+        f"SELECT count(*) FROM read_parquet({quote_literal(backend.uri(path))})"
+    ).fetchone()
 
 
 def test_azure_sas_token_serves_adlfs_and_duckdb(
@@ -305,7 +415,11 @@ def test_azure_sas_token_serves_adlfs_and_duckdb(
     import pyarrow as pa
 
     sas = _container_sas(azure_storage_url.bucket)
-    azure = AzureSettings(account_name=AZURITE_ACCOUNT, sas_token=sas, endpoint=azure_storage_url.settings.azure.endpoint)
+    azure = AzureSettings(
+        account_name=AZURITE_ACCOUNT,
+        sas_token=sas,
+        endpoint=azure_storage_url.settings.azure.endpoint,
+    )
     backend = open_backend(azure_storage_url.url, Settings(azure=azure))
 
     backend.check()
@@ -321,10 +435,11 @@ def test_azure_connection_string_serves_adlfs_and_duckdb(
     import pyarrow as pa
 
     endpoint = azure_storage_url.settings.azure.endpoint
-    connection_string = (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_ACCOUNT_KEY};BlobEndpoint={endpoint}"
+    connection_string = f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_ACCOUNT_KEY};BlobEndpoint={endpoint}"
+    backend = open_backend(
+        azure_storage_url.url,
+        Settings(azure=AzureSettings(connection_string=connection_string)),
     )
-    backend = open_backend(azure_storage_url.url, Settings(azure=AzureSettings(connection_string=connection_string)))
 
     backend.check()
     backend.write("db/m/f.parquet", parquet_bytes(pa.table({"x": [1, 2, 3]})))
@@ -342,20 +457,44 @@ def test_azure_connection_string_serves_adlfs_and_duckdb(
             "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=abc+/def==;EndpointSuffix=core.windows.net",
             "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=***;EndpointSuffix=core.windows.net",
         ),
-        ("BlobEndpoint=https://h/;SharedAccessSignature=sv=2024&sig=abc%2B", "BlobEndpoint=https://h/;SharedAccessSignature=***"),
-        ("GET https://acct.blob.core.windows.net/c/b?sv=2024&sig=abc%2Bdef&se=x", "GET https://acct.blob.core.windows.net/c/b?sv=2024&sig=***&se=x"),
-        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG", "aws_secret_access_key = ***"),
-        ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG other", "AWS_SECRET_ACCESS_KEY=*** other"),
+        (
+            "BlobEndpoint=https://h/;SharedAccessSignature=sv=2024&sig=abc%2B",
+            "BlobEndpoint=https://h/;SharedAccessSignature=***",
+        ),
+        (
+            "GET https://acct.blob.core.windows.net/c/b?sv=2024&sig=abc%2Bdef&se=x",
+            "GET https://acct.blob.core.windows.net/c/b?sv=2024&sig=***&se=x",
+        ),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
+            "aws_secret_access_key = ***",
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG other",
+            "AWS_SECRET_ACCESS_KEY=*** other",
+        ),
         ("AWS_SESSION_TOKEN=FwoGZXIvYXdzEBY", "AWS_SESSION_TOKEN=***"),
-        ('{"SecretAccessKey": "wJalrXUtnFEMI", "AccessKeyId": "AKIA1"}', '{"SecretAccessKey": "***", "AccessKeyId": "AKIA1"}'),
-        ("https://b.s3.amazonaws.com/k?X-Amz-Signature=abcdef&X-Amz-Expires=60", "https://b.s3.amazonaws.com/k?X-Amz-Signature=***&X-Amz-Expires=60"),
+        (
+            '{"SecretAccessKey": "wJalrXUtnFEMI", "AccessKeyId": "AKIA1"}',
+            '{"SecretAccessKey": "***", "AccessKeyId": "AKIA1"}',
+        ),
+        (
+            "https://b.s3.amazonaws.com/k?X-Amz-Signature=abcdef&X-Amz-Expires=60",
+            "https://b.s3.amazonaws.com/k?X-Amz-Signature=***&X-Amz-Expires=60",
+        ),
         (
             "CREATE OR REPLACE SECRET s (TYPE s3, KEY_ID 'AKIA1', SECRET 'wJal''rX', SESSION_TOKEN 'tok', REGION 'eu')",
             "CREATE OR REPLACE SECRET s (TYPE s3, KEY_ID 'AKIA1', SECRET '***', SESSION_TOKEN '***', REGION 'eu')",
         ),
-        ("CREATE SECRET a (TYPE azure, CONNECTION_STRING 'AccountName=x;AccountKey=y')", "CREATE SECRET a (TYPE azure, CONNECTION_STRING '***')"),
+        (
+            "CREATE SECRET a (TYPE azure, CONNECTION_STRING 'AccountName=x;AccountKey=y')",
+            "CREATE SECRET a (TYPE azure, CONNECTION_STRING '***')",
+        ),
         ("s3://user:password@bucket/x", "s3://user:***@bucket/x"),
-        ("nothing secret here: s3://bucket/prefix", "nothing secret here: s3://bucket/prefix"),
+        (
+            "nothing secret here: s3://bucket/prefix",
+            "nothing secret here: s3://bucket/prefix",
+        ),
     ],
 )
 def test_mask_secrets(text: str, expected: str) -> None:
@@ -363,58 +502,90 @@ def test_mask_secrets(text: str, expected: str) -> None:
 
 
 def test_mask_secrets_known_values() -> None:
-    assert mask_secrets("error: key Zm9vYmFyYmF6cXV4 rejected", ["Zm9vYmFyYmF6cXV4", None, ""]) == "error: key *** rejected"
+    assert (
+        mask_secrets(
+            "error: key Zm9vYmFyYmF6cXV4 rejected", ["Zm9vYmFyYmF6cXV4", None, ""]
+        )
+        == "error: key *** rejected"
+    )
 
 
 # ---------------------------------------------------------------- DuckDB secrets
 
 
 def test_s3_secret_statement(moto_endpoint: str) -> None:
-    backend = open_backend("s3://bucket/a/b", Settings(s3=moto_s3_settings(moto_endpoint)))
+    backend = open_backend(
+        "s3://bucket/a/b", Settings(s3=moto_s3_settings(moto_endpoint))
+    )
     host = moto_endpoint.removeprefix("http://")
 
     assert secret_statements(backend) == [
-        "CREATE OR REPLACE SECRET lakegate_storage (TYPE s3, KEY_ID 'AKIALAKEGATETESTING1', "
-        f"SECRET '{MOTO_SECRET_ACCESS_KEY}', REGION 'us-east-1', ENDPOINT '{host}', USE_SSL false, "
-        "URL_STYLE 'path', SCOPE 's3://bucket/a/b/')"
+        (
+            "CREATE OR REPLACE SECRET lakegate_storage (TYPE s3, KEY_ID 'AKIALAKEGATETESTING1', "
+            f"SECRET '{MOTO_SECRET_ACCESS_KEY}', REGION 'us-east-1', ENDPOINT '{host}', USE_SSL false, "
+            "URL_STYLE 'path', SCOPE 's3://bucket/a/b/')"
+        )
     ]
 
 
 def test_secret_values_are_quoted(moto_endpoint: str) -> None:
-    settings = S3Settings(endpoint_url=moto_endpoint, region="us-east-1", access_key_id="AKIA", secret_access_key="it's")
+    settings = S3Settings(
+        endpoint_url=moto_endpoint,
+        region="us-east-1",
+        access_key_id="AKIA",
+        secret_access_key="it's",
+    )
     backend = open_backend("s3://bucket", Settings(s3=settings))
 
     assert "SECRET 'it''s'" in secret_statements(backend)[0]
 
 
 def test_managed_identity_secret_statement() -> None:
-    backend = AzureBackend("container", "p", AzureSettings(account_name="acct", auth="managed-identity"))
+    backend = AzureBackend(
+        "container", "p", AzureSettings(account_name="acct", auth="managed-identity")
+    )
 
     assert secret_statements(backend) == [
-        "CREATE OR REPLACE SECRET lakegate_storage (TYPE azure, PROVIDER credential_chain, "
-        "CHAIN 'env;workload_identity;managed_identity;cli', ACCOUNT_NAME 'acct', SCOPE 'az://container/p/')"
+        (
+            "CREATE OR REPLACE SECRET lakegate_storage (TYPE azure, PROVIDER credential_chain, "
+            "CHAIN 'env;workload_identity;managed_identity;cli', ACCOUNT_NAME 'acct', SCOPE 'az://container/p/')"
+        )
     ]
 
 
 def test_managed_identity_secret_sovereign_cloud() -> None:
-    settings = AzureSettings(account_name="acct", endpoint="https://acct.blob.core.chinacloudapi.cn", auth="managed-identity")
+    settings = AzureSettings(
+        account_name="acct",
+        endpoint="https://acct.blob.core.chinacloudapi.cn",
+        auth="managed-identity",
+    )
     backend = AzureBackend("container", "", settings)
 
     assert secret_statements(backend) == [
-        "CREATE OR REPLACE SECRET lakegate_storage (TYPE azure, PROVIDER credential_chain, "
-        "CHAIN 'env;workload_identity;managed_identity;cli', ACCOUNT_NAME 'acct', "
-        "ENDPOINT 'blob.core.chinacloudapi.cn', SCOPE 'az://container/')"
+        (
+            "CREATE OR REPLACE SECRET lakegate_storage (TYPE azure, PROVIDER credential_chain, "
+            "CHAIN 'env;workload_identity;managed_identity;cli', ACCOUNT_NAME 'acct', "
+            "ENDPOINT 'blob.core.chinacloudapi.cn', SCOPE 'az://container/')"
+        )
     ]
 
 
-def test_managed_identity_statement_is_accepted_by_duckdb(duckdb_connection: duckdb.DuckDBPyConnection) -> None:
-    backend = AzureBackend("container", "p", AzureSettings(account_name="acct", auth="managed-identity"))
+def test_managed_identity_statement_is_accepted_by_duckdb(
+    duckdb_connection: duckdb.DuckDBPyConnection,
+) -> None:
+    backend = AzureBackend(
+        "container", "p", AzureSettings(account_name="acct", auth="managed-identity")
+    )
 
     for statement in secret_statements(backend):
         duckdb_connection.execute(statement)
 
-    rows = duckdb_connection.execute("SELECT name, type, provider, scope FROM duckdb_secrets()").fetchall()
-    assert rows == [("lakegate_storage", "azure", "credential_chain", ["az://container/p/"])]
+    rows = duckdb_connection.execute(
+        "SELECT name, type, provider, scope FROM duckdb_secrets()"
+    ).fetchall()
+    assert rows == [
+        ("lakegate_storage", "azure", "credential_chain", ["az://container/p/"])
+    ]
 
 
 def test_local_backend_needs_no_secret(tmp_path: Path) -> None:
@@ -433,8 +604,8 @@ def test_secret_name_must_be_identifier(tmp_path: Path) -> None:
 
 # Real expiring credentials (STS, instance roles) cannot be produced on
 # demand here, so these tests give the backend a fake credentials object.
-# It stands in only for botocore's RefreshableCredentials interface: the
-# key pairs it hands out still go to the real moto server and DuckDB.
+# The fake replaces only botocore's RefreshableCredentials interface, and
+# the key pairs it hands out still go to the real moto server and DuckDB.
 
 
 class RotatingCredentials:
@@ -448,11 +619,17 @@ class RotatingCredentials:
     def get_frozen_credentials(self) -> ReadOnlyCredentials:
         self.reads += 1
         self._expiry_time = datetime.now(UTC) + self.lifetime
-        return ReadOnlyCredentials(f"AKIAROTATED{self.reads:09d}", f"rotated-secret-{self.reads}", f"token-{self.reads}")
+        return ReadOnlyCredentials(
+            f"AKIAROTATED{self.reads:09d}",
+            f"rotated-secret-{self.reads}",
+            f"token-{self.reads}",
+        )
 
 
 def _secret_key_id(connection: duckdb.DuckDBPyConnection) -> str:
-    row = connection.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = 'lakegate_storage'").fetchone()
+    row = connection.execute(
+        "SELECT secret_string FROM duckdb_secrets() WHERE name = 'lakegate_storage'"
+    ).fetchone()
     assert row is not None
     fields = dict(part.split("=", 1) for part in row[0].split(";"))
     return fields["key_id"]
@@ -464,7 +641,9 @@ def test_credential_expiry_of_static_keys(s3_storage_url: StorageTarget) -> None
     assert credential_expiry(backend) is None
 
 
-def test_credential_expiry_of_temporary_credentials(s3_storage_url: StorageTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credential_expiry_of_temporary_credentials(
+    s3_storage_url: StorageTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend = open_backend(s3_storage_url.url, s3_storage_url.settings)
     credentials = RotatingCredentials(timedelta(hours=1))
     monkeypatch.setattr(backend, "credentials", lambda: credentials)
@@ -473,7 +652,9 @@ def test_credential_expiry_of_temporary_credentials(s3_storage_url: StorageTarge
 
 
 def test_refresh_recreates_secret(
-    s3_storage_url: StorageTarget, duckdb_connection: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+    s3_storage_url: StorageTarget,
+    duckdb_connection: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import pyarrow as pa
 
@@ -489,15 +670,24 @@ def test_refresh_recreates_secret(
 
     assert first_key == "AKIAROTATED000000001"
     assert _secret_key_id(duckdb_connection) == "AKIAROTATED000000002"
-    assert first_expiry is not None and second_expiry is not None and second_expiry > first_expiry
+    assert (
+        first_expiry is not None
+        and second_expiry is not None
+        and second_expiry > first_expiry
+    )
     uri = quote_literal(backend.uri("db/m/f.parquet"))
-    assert duckdb_connection.execute(f"SELECT count(*) FROM read_parquet({uri})").fetchone() == (4,)
+    assert duckdb_connection.execute(
+        f"SELECT count(*) FROM read_parquet({uri})"
+    ).fetchone() == (4,)
 
 
 def test_seconds_until_refresh(tmp_path: Path) -> None:
     now = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
     refresher = SecretRefresher(
-        LocalBackend(tmp_path), lambda statement: None, lead_time=timedelta(minutes=5), clock=lambda: now
+        LocalBackend(tmp_path),
+        lambda statement: None,
+        lead_time=timedelta(minutes=5),
+        clock=lambda: now,
     )
 
     assert refresher.seconds_until_refresh(now + timedelta(hours=1)) == 55 * 60
@@ -505,7 +695,9 @@ def test_seconds_until_refresh(tmp_path: Path) -> None:
     assert refresher.seconds_until_refresh(None) == 10 * 60
 
 
-def test_refresher_thread_refreshes_and_stops(s3_storage_url: StorageTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refresher_thread_refreshes_and_stops(
+    s3_storage_url: StorageTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend = open_backend(s3_storage_url.url, s3_storage_url.settings)
     credentials = RotatingCredentials(timedelta(minutes=2))
     monkeypatch.setattr(backend, "credentials", lambda: credentials)
@@ -518,7 +710,9 @@ def test_refresher_thread_refreshes_and_stops(s3_storage_url: StorageTarget, mon
             refreshed.set()
 
     # Expiry is within the 5-minute lead time, so each refresh is due after min_interval.
-    refresher = SecretRefresher(backend, execute, min_interval=timedelta(milliseconds=50))
+    refresher = SecretRefresher(
+        backend, execute, min_interval=timedelta(milliseconds=50)
+    )
     refresher.start()
     try:
         assert refreshed.wait(timeout=10)
