@@ -142,3 +142,26 @@ def test_create_database_listed(gateway: GatewayProcess) -> None:
         assert _sqlstate(connection, 'CREATE DATABASE "bad/name"') == "42602"
         assert connection.execute("SHOW DATABASES").fetchall() == [("metrics",)]
         assert connection.execute("SHOW TABLES FROM metrics").fetchall() == []
+
+
+def test_join_across_databases(gateway: GatewayProcess) -> None:
+    with _connect(gateway) as connection:
+        connection.execute("INSERT INTO cpu (time, host, usage) VALUES "
+                           "('2024-03-01 10:00', 'a', 1.0), ('2024-03-01 11:00', 'b', 2.0)")
+        connection.execute("INSERT INTO inventory.hosts (time, host, rack) VALUES "
+                           "('2024-03-01 00:00', 'a', 'r1'), ('2024-03-01 00:00', 'c', 'r3')")
+        inner = connection.execute(
+            "SELECT c.host, h.rack FROM cpu c JOIN inventory.hosts h ON c.host = h.host"
+        ).fetchall()
+        assert inner == [("a", "r1")]
+        full = connection.execute(
+            "SELECT coalesce(c.host, h.host) AS host, c.usage, h.rack FROM telemetry.cpu c "
+            "FULL JOIN inventory.hosts h ON c.host = h.host ORDER BY 1"
+        ).fetchall()
+        assert full == [("a", 1.0, "r1"), ("b", 2.0, None), ("c", None, "r3")]
+        ranked = connection.execute(
+            "WITH u AS (SELECT host, usage FROM cpu) "
+            "SELECT host, rank() OVER (ORDER BY usage DESC) FROM u "
+            "WHERE host IN (SELECT host FROM inventory.hosts) OR usage > 1 ORDER BY host"
+        ).fetchall()
+        assert ranked == [("a", 2), ("b", 1)]
