@@ -12,37 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import duckdb
 
 from gateway.storage.backend import StorageBackend
+from gateway.storage.duckdb_extensions import load_statements, quote_literal
 
 logger = logging.getLogger(__name__)
-
-EXTENSION_PACKAGES = ("duckdb_extension_httpfs", "duckdb_extension_azure")
-
-
-def extension_files() -> list[Path]:
-    """Return the installed extension files, one per package, for this DuckDB version."""
-    files = []
-    for package in EXTENSION_PACKAGES:
-        module = __import__(package)
-        folder = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-        found = sorted(folder.glob("*.duckdb_extension"))
-        if not found:
-            raise RuntimeError(
-                f"no DuckDB extension file for version {duckdb.__version__} in {folder}; "
-                f"install {package.replace('_', '-')}=={duckdb.__version__}"
-            )
-        files.append(found[0])
-    return files
-
-
-def quote_literal(value: str) -> str:
-    """Quote a string as a SQL literal, doubling single quotes."""
-    return "'" + value.replace("'", "''") + "'"
-
 
 class Engine:
     """One DuckDB database per process, sandboxed to the storage root.
@@ -68,8 +44,8 @@ class Engine:
 
     def _set_up(self, memory_limit: str | None, threads: int | None) -> None:
         con = self.connection
-        for path in extension_files():
-            con.execute(f"LOAD {quote_literal(str(path))}")
+        for statement in load_statements():
+            con.execute(statement)
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET parquet_metadata_cache = true")
         if memory_limit:
