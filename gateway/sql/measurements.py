@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from gateway.engine import Engine, quote_literal
-from gateway.errors import StorageError, UndefinedTable
+from gateway.errors import InvalidCatalogName, StorageError, UndefinedTable
 from gateway.sql.time_bounds import TimeRange, TIME_COLUMN
 from gateway.storage import layout
 from gateway.storage.backend import ObjectInfo
@@ -75,12 +75,17 @@ class Measurements:
     def resolve(self, database: str, name: str) -> str:
         """Return the stored spelling of measurement ``name``, matching case-insensitively.
 
-        Raises UndefinedTable (42P01) if no measurement of that name exists.
+        Raises InvalidCatalogName (3D000) if the database does not exist and
+        UndefinedTable (42P01) if it has no measurement of that name.
         """
         layout.validate_name(name, "measurement")
         names = self.measurements(database)
         if name in names:
             return name
+        if not names and not self.database_exists(database):
+            raise InvalidCatalogName(
+                f'database "{database}" does not exist', hint="SHOW DATABASES lists the databases"
+            )
         matches = [stored for stored in names if stored.lower() == name.lower()]
         if len(matches) == 1:
             return matches[0]

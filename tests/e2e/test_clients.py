@@ -108,6 +108,24 @@ def test_invalid_database_name_rejected(local_gateway: GatewayProcess) -> None:
     assert "42602" in str(excinfo.value) or "invalid database name" in str(excinfo.value)
 
 
+def test_port_in_use_fails_start(local_gateway: GatewayProcess, local_storage_url: StorageTarget) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--storage", local_storage_url.url,
+         "--port", str(local_gateway.port)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{local_gateway.port}" in result.stderr
+
+
+def test_unknown_database_is_3d000(local_gateway: GatewayProcess) -> None:
+    with psycopg.connect(f"{local_gateway.dsn} dbname=nosuch", autocommit=True) as connection:
+        with pytest.raises(psycopg.errors.InvalidCatalogName):
+            connection.execute("SELECT * FROM cpu")
+        assert connection.execute("INSERT INTO cpu (time, v) VALUES ('2024-01-01', 1)").statusmessage == "INSERT 0 1"
+        assert connection.execute("SELECT v FROM cpu").fetchall() == [(1,)]
+
+
 def test_unreachable_store_fails_start(make_settings: object, tmp_path: Path) -> None:
     port = free_port()
     settings = make_settings("s3://missing-bucket/prefix")  # type: ignore[operator]

@@ -18,6 +18,7 @@ from sqlglot import exp
 from gateway.errors import (
     DatatypeMismatch,
     FeatureNotSupported,
+    InvalidCatalogName,
     InvalidName,
     NotNullViolation,
     SqlSyntaxError,
@@ -93,7 +94,7 @@ def _column_name(node: exp.Expression) -> str:
 def _existing_columns(measurements: Measurements, database: str, name: str) -> list[Column]:
     try:
         stored = measurements.resolve(database, name)
-    except UndefinedTable:
+    except (UndefinedTable, InvalidCatalogName):
         return []
     if stored != name:
         raise InvalidName(
