@@ -1,15 +1,23 @@
-"""The ``lakegate`` command: serve, demo and version."""
+"""The ``lakegate`` command: serve, demo, passwd and version."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 
 from gateway import __version__
-from gateway.config import Settings, azure_settings_from_env, s3_settings_from_env
+from gateway.config import (
+    SecuritySettings,
+    Settings,
+    azure_settings_from_env,
+    s3_settings_from_env,
+    security_settings_from_env,
+)
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.runtime import Runtime
 
@@ -21,6 +29,22 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=5433, help="TCP port to listen on (default 5433)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default INFO)")
+
+
+def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="PEM file of the server certificate (chain). With --tls-key, clients may connect "
+                        "with TLS 1.2 or later (sslmode=require)")
+    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key file of --tls-cert, unencrypted")
+    parser.add_argument("--users-file", metavar="FILE",
+                        help="file of <user>:<secret> lines, the secret a SCRAM-SHA-256 verifier, an md5 hash or "
+                        "a plaintext password; LAKEGATE_USERS may hold more lines in the same format. "
+                        "Without users every client is trusted")
+    parser.add_argument("--auth-method", choices=["scram-sha-256", "md5"], default="scram-sha-256",
+                        help="password method (default scram-sha-256); md5 applies to users whose secret is "
+                        "plaintext or an md5 hash, users with a SCRAM verifier still use SCRAM-SHA-256")
+    parser.add_argument("--allow-remote-trust", action="store_true",
+                        help="start without users on a non-loopback --host, trusting every client")
 
 
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,18 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--storage", required=True,
                        help="storage URL: a path, file:///path, s3://bucket[/prefix] or az://container[/prefix]")
     _add_listen_arguments(serve)
+    _add_security_arguments(serve)
     _add_store_arguments(serve)
     demo = commands.add_parser("demo", help="load the demo database into a local store and serve it")
     demo.add_argument("--data", default="./data", help="local store directory (default ./data)")
     _add_listen_arguments(demo)
+    _add_security_arguments(demo)
+    passwd = commands.add_parser(
+        "passwd", help="read a password from the terminal or standard input and print a users-file line for it")
+    passwd.add_argument("user", help="user name of the printed line")
+    passwd.add_argument("--method", choices=["scram-sha-256", "md5"], default="scram-sha-256",
+                        help="print a SCRAM-SHA-256 verifier (default) or an md5 hash")
     commands.add_parser("version", help="print the version")
     return parser
 
 
 def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     """Build the settings of ``serve`` (store flags and environment) or ``demo`` (a local directory)."""
+    security = _security_settings(args)
     if args.command == "demo":
-        return Settings(storage_url=storage, host=args.host, port=args.port, log_level=args.log_level)
+        return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
+                        log_level=args.log_level)
     return Settings(
         storage_url=storage,
         host=args.host,
@@ -64,15 +97,31 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
+        security=security,
         log_level=args.log_level,
+    )
+
+
+def _security_settings(args: argparse.Namespace) -> SecuritySettings:
+    return security_settings_from_env(
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        users_file=args.users_file,
+        auth_method=args.auth_method,
+        allow_remote_trust=args.allow_remote_trust,
     )
 
 
 def serve(settings: Settings, *, load_demo: bool = False) -> int:
     """Start the runtime and serve until SIGINT or SIGTERM; return the exit status."""
+    from gateway.server.auth import build_authenticator
     from gateway.server.server import GatewayServer
 
+    # Users, TLS files and the trust rule are checked before the store is
+    # probed and before anything listens.
     try:
+        authenticator = build_authenticator(settings.security, settings.host)
+        tls_context = _tls_context(settings.security)
         runtime = Runtime.start(settings)
     except ConfigurationError as error:
         logger.error("%s", error)
@@ -82,15 +131,15 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
 
         write_demo(runtime.measurements)
     try:
-        server = GatewayServer((settings.host, settings.port), runtime)
+        server = GatewayServer((settings.host, settings.port), runtime, authenticator, tls_context)
     except OSError as error:
         logger.error("cannot listen on %s:%d: %s; choose another --port (make run PORT=...)",
                      settings.host, settings.port, error.strerror or error)
         runtime.close()
         return 2
     signal.signal(signal.SIGTERM, lambda *_: _stop(server))
-    logger.info("lakegate %s serving %s on %s:%d", __version__, runtime.backend.description,
-                settings.host, server.port)
+    logger.info("lakegate %s serving %s on %s:%d%s", __version__, runtime.backend.description,
+                settings.host, server.port, " (TLS available)" if tls_context else "")
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -102,10 +151,53 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
     return 0
 
 
+def _tls_context(security: SecuritySettings) -> ssl.SSLContext | None:
+    from gateway.server.tls import server_context
+
+    if security.tls_cert is None or security.tls_key is None:
+        return None
+    return server_context(security.tls_cert, security.tls_key)
+
+
 def _stop(server: object) -> None:
     import threading
 
     threading.Thread(target=server.shutdown, daemon=True).start()  # type: ignore[attr-defined]
+
+
+def passwd(user: str, method: str) -> int:
+    """Read a password and print ``<user>:<secret>`` for the users file; return the exit status.
+
+    On a terminal the password is asked twice without echo; otherwise the
+    first line of standard input is the password.
+    """
+    from gateway.server.scram import make_verifier
+    from gateway.server.users import md5_hash
+
+    if not user or ":" in user or user != user.strip():
+        print(f"lakegate passwd: invalid user name {user!r}: it must be non-empty, without ':' "
+              "and without surrounding spaces", file=sys.stderr)
+        return 2
+    password = _read_new_password()
+    if password is None:
+        return 1
+    secret = md5_hash(user, password) if method == "md5" else make_verifier(password).encode()
+    print(f"{user}:{secret}")
+    return 0
+
+
+def _read_new_password() -> str | None:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            print("lakegate passwd: the passwords do not match", file=sys.stderr)
+            return None
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        print("lakegate passwd: the password is empty", file=sys.stderr)
+        return None
+    return password
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,11 +205,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "version":
         print(f"lakegate {__version__}")
         return 0
+    if args.command == "passwd":
+        return passwd(args.user, args.method)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "demo":
             return serve(settings_from(args, args.data), load_demo=True)
         return serve(settings_from(args, args.storage))
+    except ConfigurationError as error:
+        logger.error("%s", error)
+        return 2
     except GatewayError as error:
         logger.error("%s (SQLSTATE %s)", error.message, error.sqlstate)
         return 1

@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gateway.errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class S3Settings:
@@ -36,6 +38,20 @@ class AzureSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """TLS files, users and the authentication method of the listening server."""
+
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    users_file: str | None = None
+    # The value of LAKEGATE_USERS: users in the users-file format. It may
+    # contain plaintext passwords, so it stays out of repr().
+    users_text: str | None = field(default=None, repr=False)
+    auth_method: str = "scram-sha-256"  # "scram-sha-256" or "md5"
+    allow_remote_trust: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a gateway process needs to start."""
 
@@ -44,6 +60,7 @@ class Settings:
     port: int = 5433
     s3: S3Settings = field(default_factory=S3Settings)
     azure: AzureSettings = field(default_factory=AzureSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     log_level: str = "INFO"
 
 
@@ -84,4 +101,27 @@ def azure_settings_from_env(
         sas_token=env.get("AZURE_STORAGE_SAS_TOKEN"),
         endpoint=endpoint or env.get("AZURE_STORAGE_BLOB_ENDPOINT"),
         auth=auth,
+    )
+
+
+def security_settings_from_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    users_file: str | None = None,
+    auth_method: str = "scram-sha-256",
+    allow_remote_trust: bool = False,
+) -> SecuritySettings:
+    """Build security settings from flags and ``LAKEGATE_USERS``; raise ConfigurationError for half a TLS pair."""
+    env = os.environ if env is None else env
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigurationError("--tls-cert and --tls-key must be given together")
+    return SecuritySettings(
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        users_file=users_file,
+        users_text=env.get("LAKEGATE_USERS"),
+        auth_method=auth_method,
+        allow_remote_trust=allow_remote_trust,
     )

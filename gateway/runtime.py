@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.config import Settings
 from gateway.engine import Engine
+from gateway.sql.catalog.sync import CatalogSync
 from gateway.sql.measurements import Measurements
 from gateway.storage.backend import StorageBackend
 from gateway.storage.duckdb_secrets import SecretRefresher, secret_statements
@@ -23,6 +24,7 @@ class Runtime:
     backend: StorageBackend
     engine: Engine
     measurements: Measurements
+    catalog: CatalogSync
     refresher: SecretRefresher | None = None
 
     @classmethod
@@ -35,7 +37,8 @@ class Runtime:
         if secret_statements(backend):
             refresher = SecretRefresher(backend, engine.execute_admin)
             refresher.start()
-        return cls(settings, backend, engine, Measurements(engine), refresher)
+        measurements = Measurements(engine)
+        return cls(settings, backend, engine, measurements, CatalogSync(engine, measurements), refresher)
 
     def close(self) -> None:
         if self.refresher is not None:

@@ -8,6 +8,7 @@ carrying the SQLSTATE.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,14 +19,24 @@ import pyarrow as pa
 from sqlglot import exp
 
 from gateway import __version__
-from gateway.errors import FeatureNotSupported, GatewayError, InsufficientPrivilege, InternalError, SqlSyntaxError
+from gateway.errors import (
+    FeatureNotSupported,
+    GatewayError,
+    InsufficientPrivilege,
+    InternalError,
+    QueryCanceled,
+    SqlSyntaxError,
+)
 from gateway.runtime import Runtime
 from gateway.sql import parse
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
+from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
+from gateway.sql.column_names import name_result_columns
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
+from gateway.sql.parameter_types import infer_parameter_types
 from gateway.sql.parameters import substitute_parameters
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.rewrite import QueryRewriter, ScanPlan
@@ -69,6 +80,8 @@ class Session:
         self.settings = SessionSettings(user=user, database=database, server_version=_server_version())
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
+        self.catalog = runtime.catalog
+        self.process_id = 0  # the wire layer sets the BackendKeyData process id
         self.last_plan: ScanPlan | None = None
         logger.info("session %d opened: user=%s database=%s", self.id, user, database)
 
@@ -95,10 +108,53 @@ class Session:
             kind = "insert"
         return Prepared(text, words, _parameter_count(tree), tree, kind)
 
+    def parameter_types(self, prepared: Prepared) -> list[str | None]:
+        """Return the DuckDB type of each parameter, inferred from its context; None where unknown."""
+        if prepared.tree is None or prepared.parameter_count == 0:
+            return [None] * prepared.parameter_count
+        try:
+            return infer_parameter_types(prepared.tree, prepared.parameter_count, self._expression_type,
+                                         lambda name: self._insert_column_type(prepared.tree, name))
+        except GatewayError:
+            return [None] * prepared.parameter_count
+
+    def _expression_type(self, select: exp.Select | None, expression: exp.Expression) -> str | None:
+        probe = exp.select(exp.alias_(expression.copy(), "probe"))
+        if select is not None:
+            source = select.args.get("from") or select.args.get("from_")
+            if source is not None:
+                probe.set("from_" if "from_" in select.args else "from", source.copy())
+            for join in select.args.get("joins") or []:
+                probe = probe.join(join.copy())
+        try:
+            sql, _ = self._rewrite(probe, [])
+            row = self.cursor.execute(f"DESCRIBE {sql}").fetchone()
+        except (duckdb.Error, GatewayError):
+            return None
+        return None if row is None else str(row[1])
+
+    def _insert_column_type(self, tree: exp.Expression | None, name: str) -> str | None:
+        if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema):
+            return None
+        target = tree.this.this
+        try:
+            stored = self.measurements.resolve(target.db or self.database, target.name)
+            columns = self.measurements.columns(target.db or self.database, stored)
+        except GatewayError:
+            return None
+        return next((column.type for column in columns if column.name.lower() == name.lower()), None)
+
     def describe(self, prepared: Prepared) -> pa.Schema | None:
         """Return the result schema of a statement without running it, or None if it returns no rows."""
+        try:
+            return self._describe(prepared)
+        except duckdb.Error as error:
+            raise translate(error) from error
+
+    def _describe(self, prepared: Prepared) -> pa.Schema | None:
         if prepared.kind == "query" and prepared.tree is not None:
-            sql, _ = self._rewrite(prepared.tree, [None] * prepared.parameter_count)
+            tree = name_result_columns(prepared.tree.copy())
+            sql, _ = self._rewrite(tree, [None] * prepared.parameter_count)
             return self._describe_sql(sql, prepared.parameter_count)
         if prepared.kind == "command" and prepared.words and prepared.words[0].upper in ("SHOW", "EXPLAIN"):
             return self.run(prepared, [None] * prepared.parameter_count).schema
@@ -106,8 +162,14 @@ class Session:
 
     def run(self, prepared: Prepared, params: list[object]) -> Result:
         """Run a prepared statement with bound parameters and return its result."""
+        timer = self._start_timeout()
         try:
             result = self._dispatch(prepared, params)
+        except duckdb.InterruptException as error:
+            self.mark_failed()
+            if timer is not None and timer.fired:
+                raise QueryCanceled("canceling statement due to statement timeout") from error
+            raise QueryCanceled("canceling statement due to user request") from error
         except GatewayError:
             self.mark_failed()
             raise
@@ -118,7 +180,18 @@ class Session:
             self.mark_failed()
             logger.exception("session %d: unexpected error in %r", self.id, prepared.text[:500])
             raise InternalError(f"internal error: {type(error).__name__}") from error
+        finally:
+            if timer is not None:
+                timer.cancel()
         return result
+
+    def _start_timeout(self) -> _Timeout | None:
+        seconds = self.settings.statement_timeout_seconds()
+        if seconds <= 0:
+            return None
+        timer = _Timeout(seconds, self.cursor)
+        timer.start()
+        return timer
 
     def cancel(self) -> None:
         """Interrupt the statement running in this session, if any."""
@@ -140,10 +213,14 @@ class Session:
         if prepared.kind == "query" and prepared.tree is not None:
             return self._query(prepared.tree, params)
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
-            return insert_command.insert(prepared.tree, self.measurements, self.database,
-                                         lambda tree: self._query_table(tree, params))
+            result = insert_command.insert(prepared.tree, self.measurements, self.database,
+                                           lambda tree: self._query_table(tree, params))
+            self.catalog.invalidate()
+            return result
         if prepared.tree is not None:
-            return self._tree_command(prepared.tree)
+            result = self._tree_command(prepared.tree)
+            self.catalog.invalidate()
+            return result
         return self._word_command(prepared.text, prepared.words, params)
 
     def _tree_command(self, tree: exp.Expression) -> Result:
@@ -163,8 +240,14 @@ class Session:
             self.transaction.status = "idle"
             return Result(tag="ROLLBACK" if failed else "COMMIT")
         if first in ("ROLLBACK", "ABORT"):
+            if any(word.upper == "TO" for word in words[1:3]):
+                return self._rollback_to_savepoint()
             self.transaction.status = "idle"
             return Result(tag="ROLLBACK")
+        if first in ("SAVEPOINT", "RELEASE"):
+            return self._savepoint(first)
+        if first in _CHATTER_TAGS:
+            return Result(tag=_CHATTER_TAGS[first](words))
         if first == "SHOW":
             if show_command.is_store_show(words):
                 return show_command.show(self.measurements, self.database, words)
@@ -185,26 +268,40 @@ class Session:
     # Queries
 
     def _query(self, tree: exp.Expression, params: list[object]) -> Result:
-        sql, plan = self._rewrite(tree, params)
+        sql, plan = self._rewrite(name_result_columns(tree.copy()), params)
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
         self.cursor.execute(sql, params or None)
+        types = _duckdb_type_names(self.cursor)
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
-        return Result(tag="SELECT", schema=reader.schema, batches=_batches(reader))
+        return Result(tag="SELECT", schema=_with_type_names(reader.schema, types), batches=_batches(reader))
 
     def _query_table(self, tree: exp.Expression, params: list[object]) -> pa.Table:
         sql, _ = self._rewrite(tree, params)
         return self.cursor.execute(sql, params or None).to_arrow_table()
 
     def _rewrite(self, tree: exp.Expression, params: list[object]) -> tuple[str, ScanPlan]:
+        tree, reads_catalog = rewrite_catalog(tree.copy(), self._session_values())
+        if reads_catalog:
+            self.catalog.refresh()
         rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
         rewritten, plan = rewriter.rewrite(tree)
         return parse.to_duckdb(rewritten), plan
 
     def _describe_sql(self, sql: str, parameter_count: int) -> pa.Schema:
         nulls = [None] * parameter_count
-        reader = self.cursor.execute(f"SELECT * FROM ({sql}) LIMIT 0", nulls or None).to_arrow_reader(1)
-        return reader.schema
+        self.cursor.execute(f"SELECT * FROM ({sql}) LIMIT 0", nulls or None)
+        types = _duckdb_type_names(self.cursor)
+        return _with_type_names(self.cursor.to_arrow_reader(1).schema, types)
+
+    def _session_values(self) -> SessionValues:
+        return SessionValues(
+            database=self.database,
+            user=self.user,
+            version=f"PostgreSQL {self.settings.values['server_version']} on x86_64-pc-linux-gnu, 64-bit",
+            process_id=self.process_id,
+            settings=self.settings.values,
+        )
 
     def _evaluator(self, params: list[object]):  # type: ignore[no-untyped-def]
         def evaluate(node: exp.Expression) -> datetime | None:
@@ -219,6 +316,18 @@ class Session:
             return EPOCH + timedelta(microseconds=int(row[0]))
 
         return evaluate
+
+    def _savepoint(self, first: str) -> Result:
+        if self.transaction.status == "idle":
+            raise _NoActiveTransaction(f"{first} can only be used in transaction blocks")
+        return Result(tag=first)
+
+    def _rollback_to_savepoint(self) -> Result:
+        """Leave the failed state: statements are not transactional, so nothing is undone."""
+        if self.transaction.status == "idle":
+            raise _NoActiveTransaction("ROLLBACK TO SAVEPOINT can only be used in transaction blocks")
+        self.transaction.status = "open"
+        return Result(tag="ROLLBACK")
 
     def _explain(self, text: str, words: list[parse.Word], params: list[object]) -> Result:
         if len(words) < 2:
@@ -239,6 +348,24 @@ class Session:
             self.transaction.status = "failed"
 
 
+class _Timeout(threading.Timer):
+    """Interrupts the session's DuckDB statement when statement_timeout passes."""
+
+    def __init__(self, seconds: float, cursor: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(seconds, self._interrupt)
+        self.daemon = True
+        self.fired = False
+        self._cursor = cursor
+
+    def _interrupt(self) -> None:
+        self.fired = True
+        self._cursor.interrupt()
+
+
+class _NoActiveTransaction(GatewayError):
+    sqlstate = "25P01"
+
+
 class _InFailedTransaction(GatewayError):
     sqlstate = "25P02"
 
@@ -256,7 +383,33 @@ def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         raise translate(duckdb.Error(str(error))) from error
 
 
+DUCKDB_TYPE_KEY = b"lakegate.duckdb_type"
+
+
+def _duckdb_type_names(cursor: duckdb.DuckDBPyConnection) -> list[str]:
+    return [str(column[1]) for column in cursor.description or []]
+
+
+def _with_type_names(schema: pa.Schema, types: list[str]) -> pa.Schema:
+    """Attach each column's DuckDB type, which Arrow does not keep for UUID and JSON."""
+    if len(types) != len(schema):
+        return schema
+    return pa.schema([field.with_metadata({DUCKDB_TYPE_KEY: name.encode()})
+                      for field, name in zip(schema, types, strict=True)])
+
+
+# Session statements that clients and pools send and that have nothing to do
+# here (no cursors, prepared SQL statements or notifications): tag only.
+_CHATTER_TAGS = {
+    "DISCARD": lambda words: "DISCARD " + (words[1].upper if len(words) > 1 else "ALL"),
+    "DEALLOCATE": lambda words: "DEALLOCATE" + (" ALL" if any(w.upper == "ALL" for w in words) else ""),
+    "UNLISTEN": lambda words: "UNLISTEN",
+    "LISTEN": lambda words: "LISTEN",
+    "CLOSE": lambda words: "CLOSE CURSOR" + (" ALL" if any(w.upper == "ALL" for w in words) else ""),
+}
+
 _COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN",
+                  "SAVEPOINT", "RELEASE", "DISCARD", "DEALLOCATE", "UNLISTEN", "LISTEN", "CLOSE",
                   "ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "COPY", "PRAGMA", "EXPORT", "IMPORT", "CALL"}
 
 # Statements that would reach files, extensions or settings outside the sandbox.
@@ -268,7 +421,7 @@ def _is_command(words: list[parse.Word]) -> bool:
 
 
 def _ends_transaction(words: list[parse.Word]) -> bool:
-    return bool(words) and words[0].upper in ("COMMIT", "END", "ROLLBACK", "ABORT")
+    return bool(words) and words[0].upper in ("COMMIT", "END", "ROLLBACK", "ABORT", "RELEASE")
 
 
 def _parameter_count(tree: exp.Expression) -> int:

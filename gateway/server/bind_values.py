@@ -62,7 +62,29 @@ def _decode_binary(value: bytes, type_oid: int) -> object:
             return _PG_EPOCH_DATE + timedelta(days=struct.unpack("!i", value)[0])
         if type_oid == 2950:
             return str(uuid.UUID(bytes=value))
+        if type_oid == 1700:
+            return _numeric(value)
+        if type_oid == 1083:
+            return str(timedelta(microseconds=struct.unpack("!q", value)[0]))
+        if type_oid == 1186:
+            micros, days, months = struct.unpack("!qii", value)
+            return f"{months} months {days} days {micros} microseconds"
+        if type_oid == 3802:
+            return value[1:].decode()
     except (struct.error, UnicodeDecodeError, ValueError) as error:
         raise InvalidTextRepresentation(f"invalid binary value for type oid {type_oid}") from error
     raise FeatureNotSupported(f"binary parameters of type oid {type_oid} are not supported",
                               hint="send this parameter in text format")
+
+
+def _numeric(value: bytes) -> Decimal:
+    """Decode PostgreSQL's binary numeric: base-10000 digits with weight, sign and scale."""
+    count, weight, sign, scale = struct.unpack("!hhHH", value[:8])
+    if sign == 0xC000:
+        return Decimal("NaN")
+    digits = struct.unpack(f"!{count}H", value[8:8 + 2 * count])
+    result = Decimal(0)
+    for position, digit in enumerate(digits):
+        result += Decimal(digit).scaleb(4 * (weight - position))
+    result = -result if sign == 0x4000 else result
+    return result.quantize(Decimal(1).scaleb(-scale)) if scale else result.quantize(Decimal(1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import ssl
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ from buenavista.postgres import BuenaVistaHandler
 
 from gateway.errors import GatewayError, InternalError, InvalidName, ProtocolViolation
 from gateway.server import messages as msg
+from gateway.server.auth import InvalidPassword
 from gateway.server.bind_values import decode
-from gateway.server.pgtypes import PgType, encode_binary, encode_text, pg_type
-from gateway.session import Prepared, Session
+from gateway.server.pgtypes import TEXT, PgType, encode_binary, encode_text, pg_type, pg_type_of_duckdb
+from gateway.session import DUCKDB_TYPE_KEY, Prepared, Session
 from gateway.sql.results import Result
 
 if TYPE_CHECKING:
@@ -32,6 +34,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_STARTUP_BYTES = 10_000
+# Far above any SCRAM or md5 message, it bounds what a client that has not
+# logged in yet can make the server read.
+MAX_AUTH_MESSAGE_BYTES = 65_536
+# Seconds a client has for the TLS handshake, startup and authentication,
+# like PostgreSQL's authentication_timeout default. Sessions have no timeout.
+STARTUP_TIMEOUT = 60.0
 FLUSH_BYTES = 256 * 1024
 TRANSACTION_STATUS = {"idle": b"I", "open": b"T", "failed": b"E"}
 
@@ -42,6 +51,8 @@ class ClientGone(Exception):
 
 @dataclass
 class Statement:
+    """A named or unnamed prepared statement; OID 0 marks a parameter the client left untyped."""
+
     prepared: Prepared
     parameter_oids: list[int]
 
@@ -79,6 +90,10 @@ class Connection(BuenaVistaHandler):
     """Serves one client from startup to Terminate."""
 
     server: GatewayServer
+    # The accepted socket and its streams; all three are replaced when TLS starts.
+    request: socket.socket
+    rfile: BinaryIO
+    wfile: BinaryIO
 
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
@@ -100,15 +115,17 @@ class Connection(BuenaVistaHandler):
     # Startup
 
     def _startup(self) -> bool:
+        self.request.settimeout(STARTUP_TIMEOUT)
         while True:
-            length = self._int32()
-            if length < 8 or length > 10_000:
-                raise ClientGone()
-            payload = self._read(length - 4)
+            payload = self._startup_packet()
             code = struct.unpack("!i", payload[:4])[0]
-            if code in (msg.SSL_REQUEST, msg.GSSENC_REQUEST):
-                self.wfile.write(b"N")
-                self.wfile.flush()
+            # On a TLS connection both requests fall through to the
+            # unsupported-protocol error, as in PostgreSQL.
+            if code == msg.SSL_REQUEST and not self._tls:
+                self._answer_ssl_request()
+                continue
+            if code == msg.GSSENC_REQUEST and not self._tls:
+                self.request.sendall(b"N")
                 continue
             if code == msg.CANCEL_REQUEST and len(payload) >= 12:
                 process_id, secret_key = struct.unpack("!ii", payload[4:12])
@@ -122,11 +139,15 @@ class Connection(BuenaVistaHandler):
     def _open_session(self, params: dict[str, str]) -> bool:
         user = params.get("user", "lakegate")
         database = params.get("database") or "default"
+        if not self._authenticate(user):
+            return False
         try:
             self.session = Session(self.server.runtime, database, user)
         except InvalidName as error:
             self._fatal(error)
             return False
+        self.request.settimeout(None)
+        self.session.process_id = self.process_id
         if params.get("application_name"):
             self.session.settings.values["application_name"] = params["application_name"]
         self.out.send(msg.authentication_ok())
@@ -136,6 +157,94 @@ class Connection(BuenaVistaHandler):
         self.server.register(self)
         self._ready()
         return True
+
+    def _authenticate(self, user: str) -> bool:
+        try:
+            method = self.server.authenticator.authenticate(user, self._send_now, self._auth_message)
+        except InvalidPassword as error:
+            # The reason (unknown user or wrong password) goes to the log only.
+            logger.info("connection from %s rejected: %s %s (%s)", self.client_address, error.sqlstate,
+                        error.message, error.reason)
+            self.out.send(msg.error_response(error, severity="FATAL"))
+            self.out.flush()
+            return False
+        except GatewayError as error:
+            self._fatal(error)
+            return False
+        logger.debug("connection from %s: user %s authenticated by %s%s", self.client_address, user, method,
+                     " over TLS" if self._tls else "")
+        return True
+
+    def _answer_ssl_request(self) -> None:
+        context = self.server.tls_context
+        if context is None:
+            self.request.sendall(b"N")
+            return
+        self.request.sendall(b"S")
+        self._start_tls(context)
+
+    def _start_tls(self, context: ssl.SSLContext) -> None:
+        """Run the server side of the TLS handshake and route all further I/O through it.
+
+        Startup reads the socket unbuffered, so no plaintext sent after the
+        SSLRequest sits in a buffer: such bytes reach the handshake and fail it.
+        """
+        try:
+            tls_socket = context.wrap_socket(self.request, server_side=True)
+        except OSError as error:
+            logger.info("TLS handshake with %s failed: %s", self.client_address, error)
+            raise ClientGone() from error
+        self.rfile.close()
+        self.request = self.connection = tls_socket
+        self.rfile = tls_socket.makefile("rb")
+        self.wfile = tls_socket.makefile("wb")
+        self.out = Output(self.wfile)
+        logger.debug("connection from %s uses %s", self.client_address, tls_socket.version())
+
+    @property
+    def _tls(self) -> bool:
+        return isinstance(self.request, ssl.SSLSocket)
+
+    def _startup_packet(self) -> bytes:
+        length = struct.unpack("!i", self._receive(4))[0]
+        if length < 8 or length > MAX_STARTUP_BYTES:
+            raise ClientGone()
+        return self._receive(length - 4)
+
+    def _auth_message(self) -> tuple[bytes, bytes]:
+        kind = self._receive(1)
+        if kind == b"X":
+            raise ClientGone()
+        length = struct.unpack("!i", self._receive(4))[0]
+        if length < 4 or length > MAX_AUTH_MESSAGE_BYTES:
+            raise ProtocolViolation(f"invalid message length {length}")
+        return kind, self._receive(length - 4)
+
+    def _send_now(self, data: bytes) -> None:
+        self.out.send(data)
+        self.out.flush()
+
+    def _receive(self, count: int) -> bytes:
+        """Read exactly ``count`` bytes from the socket, bypassing ``rfile`` so that it buffers nothing."""
+        data = bytearray()
+        while len(data) < count:
+            chunk = self.request.recv(count - len(data))
+            if not chunk:
+                raise ClientGone()
+            data += chunk
+        return bytes(data)
+
+    def finish(self) -> None:
+        """Close the streams, and the TLS socket if there is one.
+
+        socketserver closes only the accepted socket, which ``wrap_socket``
+        detached from its file descriptor.
+        """
+        try:
+            super().finish()
+        finally:
+            if self._tls:
+                self.request.close()
 
     # Message loop
 
@@ -157,7 +266,7 @@ class Connection(BuenaVistaHandler):
             if handler is None:
                 self._fatal(ProtocolViolation(f"invalid frontend message type {kind!r}"))
                 return
-            if self.skip_until_sync and kind not in (b"S", b"Q"):
+            if self.skip_until_sync and kind not in (b"S", b"Q", b"H"):
                 continue
             try:
                 handler(payload)
@@ -221,7 +330,8 @@ class Connection(BuenaVistaHandler):
         kind, name = msg.parse_target(payload)
         if kind == "S":
             statement = self._statement(name)
-            self.out.send(msg.parameter_description([oid or 25 for oid in statement.parameter_oids]))
+            self._infer_parameter_oids(statement)
+            self.out.send(msg.parameter_description([oid or TEXT.oid for oid in statement.parameter_oids]))
             schema = self.session.describe(statement.prepared)
             formats: list[int] = []
         else:
@@ -232,6 +342,17 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.no_data())
         else:
             self.out.send(msg.row_description(_fields(schema, formats)))
+
+    def _infer_parameter_oids(self, statement: Statement) -> None:
+        """Fill in the OIDs the client left 0 with the types inferred from the statement."""
+        if all(statement.parameter_oids):
+            return
+        assert self.session is not None
+        inferred = self.session.parameter_types(statement.prepared)
+        for index, oid in enumerate(statement.parameter_oids):
+            kind = pg_type_of_duckdb(inferred[index]) if oid == 0 else None
+            if kind is not None:
+                statement.parameter_oids[index] = kind.oid
 
     def _execute(self, payload: bytes) -> None:
         assert self.session is not None
@@ -262,6 +383,8 @@ class Connection(BuenaVistaHandler):
     def _send_result(self, result: Result, portal: Portal | None, *, describe: bool, max_rows: int = 0) -> None:
         for notice in result.notices:
             self.out.send(msg.notice_response(notice))
+        for name, value in result.parameter_status.items():
+            self.out.send(msg.parameter_status(name, value))
         if not result.returns_rows:
             self.out.send(msg.command_complete(result.tag) if result.tag else msg.empty_query_response())
             return
@@ -351,7 +474,12 @@ def _fields(schema: pa.Schema, formats: list[int]) -> list[msg.Field]:
 
 
 def _kinds(schema: pa.Schema) -> list[PgType]:
-    return [pg_type(field.type) for field in schema]
+    kinds = []
+    for field in schema:
+        duckdb_type = (field.metadata or {}).get(DUCKDB_TYPE_KEY, b"").decode()
+        kind = pg_type_of_duckdb(duckdb_type) if duckdb_type in ("UUID", "JSON") else None
+        kinds.append(kind or pg_type(field.type))
+    return kinds
 
 
 def _encode_rows(result: Result, formats: list[int]) -> Iterator[list[bytes | None]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -95,6 +96,34 @@ def pg_type(arrow_type: pa.DataType) -> PgType:
     if isinstance(arrow_type, pa.ExtensionType):
         return pg_type(arrow_type.storage_type)
     return JSON if pa.types.is_struct(arrow_type) or pa.types.is_map(arrow_type) else TEXT
+
+
+_DUCKDB_NAMES: dict[str, PgType] = {
+    "BOOLEAN": BOOL, "BOOL": BOOL, "TINYINT": INT2, "SMALLINT": INT2, "INT2": INT2, "UTINYINT": INT2,
+    "INTEGER": INT4, "INT": INT4, "INT4": INT4, "USMALLINT": INT4, "BIGINT": INT8, "INT8": INT8,
+    "UINTEGER": INT8, "UBIGINT": NUMERIC, "HUGEINT": NUMERIC, "UHUGEINT": NUMERIC, "DECIMAL": NUMERIC,
+    "NUMERIC": NUMERIC, "FLOAT": FLOAT4, "REAL": FLOAT4, "FLOAT4": FLOAT4, "DOUBLE": FLOAT8,
+    "FLOAT8": FLOAT8, "DOUBLE PRECISION": FLOAT8, "VARCHAR": TEXT, "TEXT": TEXT, "STRING": TEXT,
+    "CHAR": TEXT, "BLOB": BYTEA, "BYTEA": BYTEA, "DATE": DATE, "TIME": TIME, "TIMESTAMP": TIMESTAMP,
+    "TIMESTAMP WITH TIME ZONE": TIMESTAMPTZ, "TIMESTAMPTZ": TIMESTAMPTZ, "INTERVAL": INTERVAL,
+    "UUID": UUID, "JSON": JSON,
+}
+
+
+def pg_type_of_duckdb(name: str | None) -> PgType | None:
+    """Return the PostgreSQL type of a DuckDB type name such as ``DECIMAL(18,3)`` or ``BIGINT[]``."""
+    if not name:
+        return None
+    upper = name.strip().upper()
+    if upper.endswith("[]"):
+        element = pg_type_of_duckdb(upper[:-2])
+        if element is None:
+            return None
+        return PgType(ARRAY_OIDS.get(element.oid, 1009), -1, element.name + "[]")
+    base = upper.split("(", 1)[0].strip()
+    if base == "VARCHAR" and "(" in upper:
+        return VARCHAR
+    return _DUCKDB_NAMES.get(base)
 
 
 # Text format
@@ -250,6 +279,10 @@ _PG_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970
 _PG_EPOCH_DAYS = 10_957
 
 
+def _uuid_bytes(value: object) -> bytes:
+    return uuid.UUID(value).bytes if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
+
+
 def _uuid_text(raw: bytes) -> str:
     text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
@@ -269,7 +302,7 @@ def encode_binary(array: pa.Array, kind: PgType) -> list[bytes | None]:
     if oid == BYTEA.oid:
         return [None if value is None else bytes(value) for value in array.to_pylist()]
     if oid == UUID.oid:
-        return [None if value is None else bytes(value) for value in array.to_pylist()]
+        return [None if value is None else _uuid_bytes(value) for value in array.to_pylist()]
     if oid in (TIMESTAMP.oid, TIMESTAMPTZ.oid):
         micros = pc.cast(pc.cast(array, pa.timestamp("us", tz=array.type.tz)), pa.int64()).to_pylist()
         return [None if value is None else struct.pack("!q", value - _PG_EPOCH_MICROS) for value in micros]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
-from typing import TYPE_CHECKING
 
 from buenavista.postgres import BuenaVistaServer
 
 from gateway.runtime import Runtime
+from gateway.server.auth import Authenticator
 from gateway.server.connection import Connection
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +21,21 @@ class GatewayServer(BuenaVistaServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], runtime: Runtime) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        runtime: Runtime,
+        authenticator: Authenticator,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Listen on ``address``; clients log in through ``authenticator`` and may use TLS when a context is given."""
         # buenavista's constructor takes a connection factory that the
         # gateway does not use; sessions come from the runtime instead.
         super().__init__(address, conn=None)  # type: ignore[arg-type]
         self.RequestHandlerClass = Connection
         self.runtime = runtime
+        self.authenticator = authenticator
+        self.tls_context = tls_context
         self._connections: dict[int, Connection] = {}
         self._lock = threading.Lock()
 

@@ -66,8 +66,30 @@ def tokenize(sql: str) -> list[Token]:
         raise SqlSyntaxError(f"syntax error: {error}") from error
 
 
+# PostgreSQL object-identifier types whose arrays sqlglot 30 cannot parse
+# ("$1::oid[]"); the gateway reads them as BIGINT, like the scalar casts.
+_OID_TYPES = {"OID", "REGCLASS", "REGTYPE", "REGPROC", "REGNAMESPACE", "REGROLE"}
+
+
+def _bigint_oid_arrays(sql: str) -> str:
+    """Rewrite ``::oid[]``-style casts to ``::bigint[]``, found by tokens, not text patterns."""
+    try:
+        tokens = sqlglot.tokenize(sql, read=READ_DIALECT)
+    except TokenError:
+        return sql
+    edits = []
+    for previous, token, following in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (previous.token_type == TokenType.DCOLON and token.text.upper() in _OID_TYPES
+                and following.token_type == TokenType.L_BRACKET):
+            edits.append((token.start, token.end + 1))
+    for start, end in reversed(edits):
+        sql = sql[:start] + "bigint" + sql[end:]
+    return sql
+
+
 def parse_one(sql: str) -> exp.Expression:
     """Parse one statement; raise SqlSyntaxError (42601) with the position on failure."""
+    sql = _bigint_oid_arrays(sql)
     try:
         trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
     except ParseError as error:

@@ -21,6 +21,8 @@ class Result:
     schema: pa.Schema | None = None
     batches: Iterator[pa.RecordBatch] = field(default_factory=lambda: iter(()))
     notices: list[str] = field(default_factory=list)
+    #: Reported settings the statement changed, sent to the client as ParameterStatus.
+    parameter_status: dict[str, str] = field(default_factory=dict)
 
     @property
     def returns_rows(self) -> bool:

@@ -19,10 +19,10 @@ from gateway.sql.time_bounds import Evaluator, TimeRange, time_range
 from gateway.storage import layout
 
 # Schemas DuckDB provides itself; references to them are left alone.
-SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "main", "system", "temp"}
+SYSTEM_SCHEMAS = {"pg_catalog", "information_schema", "main", "system", "temp", "pgcompat"}
 
 # Table functions a client may call; anything else could reach files or settings.
-ALLOWED_TABLE_FUNCTIONS = {"generate_series", "range", "unnest", "generate_subscripts"}
+ALLOWED_TABLE_FUNCTIONS = {"generate_series", "range", "unnest", "explode", "generate_subscripts"}
 
 # Scalar functions that read the environment or files.
 DENIED_FUNCTIONS = {"getenv", "read_text", "read_blob", "read_parquet", "read_csv", "read_csv_auto",

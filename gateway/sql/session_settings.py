@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.errors import InsufficientPrivilege, SqlSyntaxError, UndefinedObject
+from gateway.errors import InsufficientPrivilege, InvalidParameterValue, SqlSyntaxError, UndefinedObject
 from gateway.sql.parse import Word
 from gateway.sql.results import Result, table_result, text_table
 
@@ -17,6 +17,23 @@ LOCKED_SETTINGS = {"enable_external_access", "allowed_directories", "allowed_pat
                    "autoinstall_known_extensions", "autoload_known_extensions", "allow_unsigned_extensions",
                    "extension_directory", "custom_extension_repository", "home_directory",
                    "secret_directory", "allow_community_extensions", "enable_http_metadata_cache"}
+
+
+_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration_ms(text: str) -> float:
+    """Parse a PostgreSQL time setting such as ``5000``, ``'5s'`` or ``1min`` into milliseconds."""
+    text = text.strip().strip("'").strip().lower()
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number):].strip() or "ms"
+    if unit not in _UNITS_MS:
+        raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"',
+                                    hint='valid units are "ms", "s", "min", "h" and "d"')
+    try:
+        return float(number) * _UNITS_MS[unit]
+    except ValueError as error:
+        raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"') from error
 
 
 class SessionSettings:
@@ -42,6 +59,7 @@ class SessionSettings:
             "search_path": database,
             "extra_float_digits": "1",
             "max_identifier_length": "63",
+            "statement_timeout": "0",
         }
 
     # Parameters reported to the client at start-up, in PostgreSQL's spelling.
@@ -82,10 +100,18 @@ class SessionSettings:
                 return Result(tag="SET")
             raise SqlSyntaxError("syntax error in SET statement", hint="SET name TO value")
         name = parts[0].text.lower()
+        if name == "statement_timeout":
+            parse_duration_ms(" ".join(word.text for word in parts[2:]))
         if name in LOCKED_SETTINGS:
             raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
         value = " ".join(word.text for word in parts[2:] if word.text != ",")
         if name == "timezone" and value.upper() not in ("UTC", "'UTC'", "ETC/UTC", "GMT", "Z", "0", "+00", "DEFAULT"):
             logger.info("session requested TimeZone %s; timestamps stay in UTC", value)
+        value = value.strip("'")
         self.values[name] = value
-        return Result(tag="SET")
+        reported = self.REPORTED.get(name)
+        return Result(tag="SET", parameter_status={reported: value} if reported else {})
+
+    def statement_timeout_seconds(self) -> float:
+        """Return statement_timeout in seconds (0 means none); a bare number is milliseconds."""
+        return parse_duration_ms(self.values.get("statement_timeout", "0")) / 1000

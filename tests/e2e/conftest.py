@@ -24,3 +24,11 @@ def gateway(storage: StorageTarget, tmp_path: Path) -> Iterator[GatewayProcess]:
     process = start_gateway(storage.settings, tmp_path / "gateway.log")
     yield process
     process.stop()
+
+
+@pytest.fixture
+def local_gateway(local_storage_url: StorageTarget, tmp_path: Path) -> Iterator[GatewayProcess]:
+    """A gateway on a fresh local store only, for tests whose subject is not the storage backend."""
+    process = start_gateway(local_storage_url.settings, tmp_path / "gateway.log")
+    yield process
+    process.stop()

@@ -18,13 +18,6 @@ from tests.e2e.gateway_process import GatewayProcess, environment_for, start_gat
 from tests.emulators import StorageTarget, free_port
 
 
-@pytest.fixture
-def local_gateway(local_storage_url: StorageTarget, tmp_path: Path) -> Iterator[GatewayProcess]:
-    process = start_gateway(local_storage_url.settings, tmp_path / "gateway.log")
-    yield process
-    process.stop()
-
-
 def _psql(gateway: GatewayProcess, database: str, *args: str) -> subprocess.CompletedProcess[str]:
     psql = shutil.which("psql")
     assert psql is not None, "psql is not installed; .ci/run installs postgresql-client"
@@ -48,6 +41,8 @@ def test_psql_insert_and_select(local_gateway: GatewayProcess) -> None:
 
 
 def test_psql_shows_sqlstate(local_gateway: GatewayProcess) -> None:
+    created = _psql(local_gateway, "telemetry", "-c", "CREATE DATABASE telemetry")
+    assert created.returncode == 0, created.stderr
     result = _psql(local_gateway, "telemetry", "-v", "VERBOSITY=verbose", "-c", "SELECT * FROM nosuch")
     assert result.returncode == 1
     assert "ERROR:  42P01: measurement \"nosuch\" does not exist" in result.stderr
@@ -81,7 +76,7 @@ def test_extended_protocol_parameters(local_gateway: GatewayProcess) -> None:
 
 def test_transaction_status_after_error(local_gateway: GatewayProcess) -> None:
     with psycopg.connect(f"{local_gateway.dsn} dbname=telemetry") as connection:
-        with pytest.raises(psycopg.errors.UndefinedTable):
+        with pytest.raises(psycopg.errors.InvalidCatalogName):
             connection.execute("SELECT * FROM nosuch")
         assert connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
         with pytest.raises(psycopg.errors.InFailedSqlTransaction):

@@ -17,6 +17,7 @@ import pytest
 from gateway.engine import Engine
 from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
 from gateway.session import Session
+from gateway.sql.catalog.sync import CatalogSync
 from gateway.sql.measurements import Measurements
 from gateway.storage.local import LocalBackend
 
@@ -39,7 +40,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     mem = pa.table({"time": pa.array(mem_times, TIME_TYPE), "free": pa.array(list(range(48)))})
     write_hour_files(backend, "db", "mem", mem)
     engine = Engine(backend)
-    runtime = SimpleNamespace(engine=engine, measurements=Measurements(engine), backend=backend)
+    measurements = Measurements(engine)
+    runtime = SimpleNamespace(engine=engine, measurements=measurements, backend=backend,
+                              catalog=CatalogSync(engine, measurements))
     return SimpleNamespace(root=root, runtime=runtime)
 
 

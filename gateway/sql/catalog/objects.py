@@ -1,0 +1,276 @@
+"""The ``pgcompat`` schema: pg_catalog relations and functions that DuckDB lacks or shapes differently.
+
+Databases of the store are DuckDB schemas, and measurements typed empty
+views in them (see sync.py); these objects present them as PostgreSQL 15
+would: schemas in pg_namespace, tables (relkind 'r') in pg_class, columns
+with PostgreSQL type OIDs in pg_attribute. Client queries reach them through
+the catalog rewrite (rewrite.py), which also supplies session values
+(database, user) as literals.
+"""
+
+from __future__ import annotations
+
+from gateway.sql.catalog.pg_types import DUCKDB_TYPE_OIDS, PG_CATALOG_NAMESPACE, type_rows
+
+SCHEMA = "pgcompat"
+OWNER_OID = 10
+PUBLIC_NAMESPACE = 2200
+INFORMATION_SCHEMA_NAMESPACE = 13183
+
+# Schemas of DuckDB's own that are never databases of the store.
+SYSTEM_SCHEMAS = ("main", "pg_catalog", "information_schema", SCHEMA)
+
+
+def _values(rows: list[tuple[object, ...]]) -> str:
+    def literal(value: object) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    return ",\n".join("(" + ", ".join(literal(value) for value in row) + ")" for row in rows)
+
+
+def _type_oid_case(expression: str) -> str:
+    cases = " ".join(f"WHEN '{name}' THEN {oid}" for name, oid in DUCKDB_TYPE_OIDS.items())
+    return (
+        f"CASE WHEN {expression} LIKE 'DECIMAL%' THEN 1700 "
+        f"WHEN {expression} LIKE '%[]' THEN coalesce((SELECT typarray FROM {SCHEMA}.pg_type "
+        f"WHERE oid = {SCHEMA}.type_oid_scalar(left({expression}, -2))), 1009) "
+        f"ELSE coalesce(CASE {expression} {cases} END, 25) END"
+    )
+
+
+def _scalar_type_case(expression: str) -> str:
+    cases = " ".join(f"WHEN '{name}' THEN {oid}" for name, oid in DUCKDB_TYPE_OIDS.items())
+    return (f"CASE WHEN {expression} LIKE 'DECIMAL%' THEN 1700 "
+            f"ELSE coalesce(CASE {expression} {cases} END, 25) END")
+
+
+_DATABASE_SCHEMAS = (
+    f"SELECT oid, schema_name FROM duckdb_schemas() WHERE database_name = 'memory' "
+    f"AND NOT internal AND schema_name NOT IN {SYSTEM_SCHEMAS!r}"
+)
+
+_EMPTY_RELATIONS = {
+    "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
+    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgfoid BIGINT, tgtype SMALLINT, "
+                  "tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstrrelid BIGINT, tgconstrindid BIGINT, "
+                  "tgconstraint BIGINT, tgdeferrable BOOLEAN, tginitdeferred BOOLEAN, tgnargs SMALLINT",
+    "pg_policy": "oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, "
+                 "polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR",
+    "pg_statistic_ext": "oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, "
+                        "stxstattarget INTEGER, stxkeys SMALLINT[], stxkind VARCHAR[], stxexprs VARCHAR",
+    "pg_publication": "oid BIGINT, pubname VARCHAR, pubowner BIGINT, puballtables BOOLEAN, pubinsert BOOLEAN, "
+                      "pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN",
+    "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
+    "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs SMALLINT[]",
+    "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, "
+                  "is_instead BOOLEAN, ev_qual VARCHAR, ev_action VARCHAR",
+    "pg_index": "indexrelid BIGINT, indrelid BIGINT, indnatts SMALLINT, indnkeyatts SMALLINT, "
+                "indisunique BOOLEAN, indnullsnotdistinct BOOLEAN, indisprimary BOOLEAN, indisexclusion BOOLEAN, "
+                "indimmediate BOOLEAN, indisclustered BOOLEAN, indisvalid BOOLEAN, indcheckxmin BOOLEAN, "
+                "indisready BOOLEAN, indislive BOOLEAN, indisreplident BOOLEAN, indkey SMALLINT[], "
+                "indcollation BIGINT[], indclass BIGINT[], indoption SMALLINT[], indexprs VARCHAR, indpred VARCHAR",
+    "pg_constraint": "oid BIGINT, conname VARCHAR, connamespace BIGINT, contype VARCHAR, condeferrable BOOLEAN, "
+                     "condeferred BOOLEAN, convalidated BOOLEAN, conrelid BIGINT, contypid BIGINT, "
+                     "conindid BIGINT, conparentid BIGINT, confrelid BIGINT, confupdtype VARCHAR, "
+                     "confdeltype VARCHAR, confmatchtype VARCHAR, conislocal BOOLEAN, coninhcount INTEGER, "
+                     "connoinherit BOOLEAN, conkey SMALLINT[], confkey SMALLINT[], conbin VARCHAR",
+    "pg_attrdef": "oid BIGINT, adrelid BIGINT, adnum SMALLINT, adbin VARCHAR",
+    "pg_description": "objoid BIGINT, classoid BIGINT, objsubid INTEGER, description VARCHAR",
+    "pg_shdescription": "objoid BIGINT, classoid BIGINT, description VARCHAR",
+    "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, "
+                "rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
+    "pg_enum": "oid BIGINT, enumtypid BIGINT, enumsortorder REAL, enumlabel VARCHAR",
+    "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, "
+                    "collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
+    "pg_extension": "oid BIGINT, extname VARCHAR, extowner BIGINT, extnamespace BIGINT, extrelocatable BOOLEAN, "
+                    "extversion VARCHAR",
+    "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
+    "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts SMALLINT, partdefid BIGINT",
+    "pg_depend": "classid BIGINT, objid BIGINT, objsubid INTEGER, refclassid BIGINT, refobjid BIGINT, "
+                 "refobjsubid INTEGER, deptype VARCHAR",
+    "pg_sequence": "seqrelid BIGINT, seqtypid BIGINT, seqstart BIGINT, seqincrement BIGINT, seqmax BIGINT, "
+                   "seqmin BIGINT, seqcache BIGINT, seqcycle BOOLEAN",
+    "pg_matviews": "schemaname VARCHAR, matviewname VARCHAR, matviewowner VARCHAR, tablespace VARCHAR, "
+                   "hasindexes BOOLEAN, ispopulated BOOLEAN, definition VARCHAR",
+    "pg_views": "schemaname VARCHAR, viewname VARCHAR, viewowner VARCHAR, definition VARCHAR",
+    "pg_indexes": "schemaname VARCHAR, tablename VARCHAR, indexname VARCHAR, tablespace VARCHAR, indexdef VARCHAR",
+    "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, "
+                  "opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
+    "pg_auth_members": "roleid BIGINT, member BIGINT, grantor BIGINT, admin_option BOOLEAN",
+    "pg_event_trigger": "oid BIGINT, evtname VARCHAR, evtevent VARCHAR, evtowner BIGINT, evtfoid BIGINT, "
+                        "evtenabled VARCHAR, evttags VARCHAR[]",
+    "pg_cast": "oid BIGINT, castsource BIGINT, casttarget BIGINT, castfunc BIGINT, castcontext VARCHAR, "
+               "castmethod VARCHAR",
+    "pg_stat_activity": "datid BIGINT, datname VARCHAR, pid INTEGER, usename VARCHAR, application_name VARCHAR, "
+                        "state VARCHAR, query VARCHAR",
+}
+
+
+def _empty(name: str, columns: str) -> str:
+    casts = ", ".join(
+        f"CAST(NULL AS {definition.split(' ', 1)[1]}) AS {definition.split(' ', 1)[0]}"
+        for definition in columns.split(", ")
+    )
+    return f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS SELECT {casts} WHERE false"
+
+
+def statements(user: str = "lakegate") -> list[str]:
+    """Return the statements that create the ``pgcompat`` schema, in order."""
+    s = SCHEMA
+    result = [
+        f"CREATE SCHEMA IF NOT EXISTS {s}",
+        f"CREATE OR REPLACE TABLE {s}.pg_type_rows AS SELECT * FROM (VALUES {_values(type_rows())}) "
+        "AS t(oid, typname, typlen, typbyval, typtype, typcategory, typelem, typarray, typinput, typoutput, "
+        "typreceive, typsend, typalign, typstorage, display)",
+        f"""CREATE OR REPLACE VIEW {s}.pg_type AS SELECT CAST(oid AS BIGINT) AS oid, typname,
+            CAST({PG_CATALOG_NAMESPACE} AS BIGINT) AS typnamespace, CAST({OWNER_OID} AS BIGINT) AS typowner,
+            CAST(typlen AS SMALLINT) AS typlen, typbyval, typtype, typcategory, false AS typispreferred,
+            true AS typisdefined, ',' AS typdelim, CAST(0 AS BIGINT) AS typrelid, CAST(typelem AS BIGINT) AS typelem,
+            CAST(typarray AS BIGINT) AS typarray, typinput, typoutput, typreceive, typsend, '-' AS typmodin,
+            '-' AS typmodout, '-' AS typanalyze, typalign, typstorage, false AS typnotnull,
+            CAST(0 AS BIGINT) AS typbasetype, -1 AS typtypmod, 0 AS typndims, CAST(0 AS BIGINT) AS typcollation,
+            CAST(NULL AS VARCHAR) AS typdefaultbin, CAST(NULL AS VARCHAR) AS typdefault,
+            CAST(NULL AS VARCHAR[]) AS typacl, '-' AS typsubscript
+            FROM {s}.pg_type_rows""",
+        f"CREATE OR REPLACE MACRO {s}.type_oid_scalar(t) AS {_scalar_type_case('t')}",
+        f"CREATE OR REPLACE MACRO {s}.type_oid(t) AS {_type_oid_case('t')}",
+        f"""CREATE OR REPLACE VIEW {s}.pg_namespace AS
+            SELECT CAST(oid AS BIGINT) AS oid, nspname, CAST({OWNER_OID} AS BIGINT) AS nspowner,
+                   CAST(NULL AS VARCHAR[]) AS nspacl
+            FROM (SELECT {PG_CATALOG_NAMESPACE} AS oid, 'pg_catalog' AS nspname
+                  UNION ALL SELECT {INFORMATION_SCHEMA_NAMESPACE}, 'information_schema'
+                  UNION ALL SELECT oid, schema_name FROM ({_DATABASE_SCHEMAS}))""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_class AS
+            SELECT CAST(v.view_oid AS BIGINT) AS oid, v.view_name AS relname,
+                   CAST(v.schema_oid AS BIGINT) AS relnamespace, CAST(0 AS BIGINT) AS reltype,
+                   CAST(0 AS BIGINT) AS reloftype, CAST({OWNER_OID} AS BIGINT) AS relowner,
+                   CAST(2 AS BIGINT) AS relam, CAST(v.view_oid AS BIGINT) AS relfilenode,
+                   CAST(0 AS BIGINT) AS reltablespace, 0 AS relpages, CAST(-1 AS REAL) AS reltuples,
+                   0 AS relallvisible, CAST(0 AS BIGINT) AS reltoastrelid, false AS relhasindex,
+                   false AS relisshared, 'p' AS relpersistence, 'r' AS relkind,
+                   CAST(v.column_count AS SMALLINT) AS relnatts, CAST(0 AS SMALLINT) AS relchecks,
+                   false AS relhasrules, false AS relhastriggers, false AS relhassubclass,
+                   false AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated,
+                   'd' AS relreplident, false AS relispartition, CAST(0 AS BIGINT) AS relrewrite,
+                   CAST(0 AS BIGINT) AS relfrozenxid, CAST(0 AS BIGINT) AS relminmxid,
+                   CAST(NULL AS VARCHAR[]) AS relacl, CAST(NULL AS VARCHAR[]) AS reloptions,
+                   CAST(NULL AS VARCHAR) AS relpartbound
+            FROM duckdb_views() v
+            WHERE v.database_name = 'memory' AND NOT v.internal AND v.schema_name NOT IN {SYSTEM_SCHEMAS!r}""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_attribute AS
+            SELECT CAST(c.table_oid AS BIGINT) AS attrelid, c.column_name AS attname,
+                   CAST({s}.type_oid(c.data_type) AS BIGINT) AS atttypid, CAST(-1 AS INTEGER) AS attstattarget,
+                   CAST(coalesce(t.typlen, -1) AS SMALLINT) AS attlen, CAST(c.column_index AS SMALLINT) AS attnum,
+                   0 AS attndims, -1 AS attcacheoff, -1 AS atttypmod, coalesce(t.typbyval, false) AS attbyval,
+                   coalesce(t.typalign, 'i') AS attalign, coalesce(t.typstorage, 'p') AS attstorage,
+                   '' AS attcompression, false AS attnotnull, false AS atthasdef, false AS atthasmissing,
+                   '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal,
+                   0 AS attinhcount, CAST(0 AS BIGINT) AS attcollation, CAST(NULL AS VARCHAR[]) AS attacl,
+                   CAST(NULL AS VARCHAR[]) AS attoptions, CAST(NULL AS VARCHAR[]) AS attfdwoptions
+            FROM duckdb_columns() c
+            JOIN {s}.pg_class r ON r.oid = c.table_oid
+            LEFT JOIN {s}.pg_type t ON t.oid = {s}.type_oid(c.data_type)""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_database AS
+            SELECT CAST(oid AS BIGINT) AS oid, schema_name AS datname, CAST({OWNER_OID} AS BIGINT) AS datdba,
+                   6 AS encoding, 'c' AS datlocprovider, false AS datistemplate, true AS datallowconn,
+                   -1 AS datconnlimit, CAST(0 AS BIGINT) AS datfrozenxid, CAST(0 AS BIGINT) AS datminmxid,
+                   CAST(1663 AS BIGINT) AS dattablespace, 'C' AS datcollate, 'C' AS datctype,
+                   CAST(NULL AS VARCHAR) AS daticulocale, CAST(NULL AS VARCHAR) AS datcollversion,
+                   CAST(NULL AS VARCHAR[]) AS datacl
+            FROM ({_DATABASE_SCHEMAS})""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_roles AS
+            SELECT '{user}' AS rolname, true AS rolsuper, true AS rolinherit, true AS rolcreaterole,
+                   true AS rolcreatedb, true AS rolcanlogin, false AS rolreplication, -1 AS rolconnlimit,
+                   '********' AS rolpassword, CAST(NULL AS TIMESTAMPTZ) AS rolvaliduntil, false AS rolbypassrls,
+                   CAST(NULL AS VARCHAR[]) AS rolconfig, CAST({OWNER_OID} AS BIGINT) AS oid""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_user AS
+            SELECT rolname AS usename, oid AS usesysid, rolcreatedb AS usecreatedb, rolsuper AS usesuper,
+                   rolreplication AS userepl, rolbypassrls AS usebypassrls, rolpassword AS passwd,
+                   rolvaliduntil AS valuntil, rolconfig AS useconfig FROM {s}.pg_roles""",
+        f"CREATE OR REPLACE VIEW {s}.pg_authid AS SELECT * FROM {s}.pg_roles",
+        f"""CREATE OR REPLACE VIEW {s}.pg_am AS SELECT * FROM (VALUES (CAST(2 AS BIGINT), 'heap', 't'),
+            (CAST(403 AS BIGINT), 'btree', 'i')) AS t(oid, amname, amtype)""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT CAST(1663 AS BIGINT) AS oid,
+            'pg_default' AS spcname, CAST({OWNER_OID} AS BIGINT) AS spcowner""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT CAST(NULL AS BIGINT) AS oid, CAST(NULL AS VARCHAR) AS proname,
+            CAST(NULL AS BIGINT) AS pronamespace, CAST(NULL AS BIGINT) AS proowner, CAST(NULL AS BIGINT) AS prolang,
+            CAST(NULL AS VARCHAR) AS prokind, CAST(NULL AS BIGINT) AS prorettype, CAST(NULL AS BIGINT[]) AS proargtypes,
+            CAST(NULL AS VARCHAR) AS prosrc WHERE false""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_tables AS
+            SELECT n.nspname AS schemaname, c.relname AS tablename, '{user}' AS tableowner,
+                   CAST(NULL AS VARCHAR) AS tablespace, false AS hasindexes, false AS hasrules,
+                   false AS hastriggers, false AS rowsecurity
+            FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_stat_user_tables AS
+            SELECT c.oid AS relid, n.nspname AS schemaname, c.relname, CAST(0 AS BIGINT) AS n_live_tup
+            FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
+    ]
+    result.extend(_empty(name, columns) for name, columns in _EMPTY_RELATIONS.items())
+    result.extend(_macros())
+    return result
+
+
+def _macros() -> list[str]:
+    s = SCHEMA
+    return [
+        f"CREATE OR REPLACE MACRO {s}.pg_get_userbyid(role_oid) AS (SELECT rolname FROM {s}.pg_roles LIMIT 1)",
+        f"CREATE OR REPLACE MACRO {s}.pg_encoding_to_char(encoding) AS 'UTF8'",
+        f"CREATE OR REPLACE MACRO {s}.pg_table_is_visible(relation_oid, search_schema) AS "
+        f"relation_oid IN (SELECT c.oid FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = search_schema)",
+        f"CREATE OR REPLACE MACRO {s}.pg_type_is_visible(type_oid) AS true",
+        f"CREATE OR REPLACE MACRO {s}.pg_function_is_visible(function_oid) AS true",
+        f"""CREATE OR REPLACE MACRO {s}.format_type(type_oid, type_modifier) AS
+            (SELECT display FROM {s}.pg_type_rows WHERE oid = type_oid)""",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_expr(expression, relation) AS CAST(NULL AS VARCHAR), "
+        "(expression, relation, pretty) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_indexdef(index_oid) AS CAST(NULL AS VARCHAR), "
+        "(index_oid, column_number, pretty) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_constraintdef(constraint_oid) AS CAST(NULL AS VARCHAR), "
+        "(constraint_oid, pretty) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_triggerdef(trigger_oid) AS CAST(NULL AS VARCHAR), "
+        "(trigger_oid, pretty) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_viewdef(view_oid) AS CAST(NULL AS VARCHAR), "
+        "(view_oid, pretty) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_function_result(function_oid) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_function_arguments(function_oid) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_serial_sequence(table_name, column_name) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_partkeydef(table_oid) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_get_statisticsobjdef_columns(statistics_oid) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_relation_is_publishable(relation_oid) AS false",
+        f"CREATE OR REPLACE MACRO {s}.pg_is_in_recovery() AS false",
+        f"CREATE OR REPLACE MACRO {s}.obj_description(object_oid) AS CAST(NULL AS VARCHAR), "
+        "(object_oid, catalog) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.col_description(table_oid, column_number) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.shobj_description(object_oid, catalog) AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.array_upper(list, dimension) AS "
+        "CASE WHEN dimension = 1 AND len(list) > 0 THEN len(list) END",
+        f"CREATE OR REPLACE MACRO {s}.array_lower(list, dimension) AS "
+        "CASE WHEN dimension = 1 AND len(list) > 0 THEN 1 END",
+        f"CREATE OR REPLACE MACRO {s}.quote_ident(name) AS CASE WHEN regexp_full_match(name, '[a-z_][a-z0-9_$]*') "
+        "THEN name ELSE '\"' || replace(name, '\"', '\"\"') || '\"' END",
+        f"CREATE OR REPLACE MACRO {s}.regclass_name(relation_oid) AS "
+        f"coalesce((SELECT relname FROM {s}.pg_class WHERE oid = relation_oid), CAST(relation_oid AS VARCHAR))",
+        f"CREATE OR REPLACE MACRO {s}.regclass_oid(relation_name) AS "
+        f"(SELECT oid FROM {s}.pg_class WHERE relname = relation_name "
+        f"OR relname = split_part(relation_name, '.', 2) LIMIT 1)",
+        f"CREATE OR REPLACE MACRO {s}.regtype_name(type_oid) AS "
+        f"coalesce((SELECT display FROM {s}.pg_type_rows WHERE oid = type_oid), CAST(type_oid AS VARCHAR))",
+        f"CREATE OR REPLACE MACRO {s}.regtype_oid(type_name) AS "
+        f"(SELECT oid FROM {s}.pg_type_rows WHERE typname = lower(type_name) OR display = lower(type_name) LIMIT 1)",
+        f"CREATE OR REPLACE MACRO {s}.to_regtype(type_name) AS {s}.regtype_oid(type_name)",
+        f"CREATE OR REPLACE MACRO {s}.to_regclass(relation_name) AS {s}.regclass_oid(relation_name)",
+        f"CREATE OR REPLACE MACRO {s}.set_config(name, value, is_local) AS value",
+        f"CREATE OR REPLACE MACRO {s}.pg_advisory_unlock_all() AS CAST(NULL AS VARCHAR)",
+        f"CREATE OR REPLACE MACRO {s}.pg_cancel_backend(process_id) AS false",
+        f"CREATE OR REPLACE MACRO {s}.pg_terminate_backend(process_id) AS false",
+        f"CREATE OR REPLACE MACRO {s}.pg_total_relation_size(relation_oid) AS CAST(0 AS BIGINT)",
+        f"CREATE OR REPLACE MACRO {s}.pg_relation_size(relation_oid) AS CAST(0 AS BIGINT)",
+        f"CREATE OR REPLACE MACRO {s}.pg_database_size(database) AS CAST(0 AS BIGINT)",
+    ]

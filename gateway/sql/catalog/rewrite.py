@@ -1,0 +1,234 @@
+"""Rewriting the catalog queries clients send so DuckDB can run them.
+
+PostgreSQL clients browse ``pg_catalog`` with syntax and functions DuckDB
+1.5.5 lacks. This pass, run on the parsed tree before measurement
+references are replaced:
+
+- sends ``pg_catalog.X`` (or a bare ``X``) to ``pgcompat.X`` where the
+  compat schema defines it, and strips ``pg_catalog.`` from function calls;
+- replaces session functions (``current_database()``, ``version()``,
+  ``current_setting('x')`` ...) with the session's values as literals;
+- turns ``OPERATOR(pg_catalog.op)`` into the operator, drops
+  ``COLLATE pg_catalog.default``, and maps ``::regclass``, ``::regtype``,
+  ``::oid``, ``::name`` and ``::"char"`` casts onto lookups or plain types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from gateway.sql.catalog.objects import SCHEMA
+
+RELATIONS = {
+    "pg_type", "pg_namespace", "pg_class", "pg_attribute", "pg_database", "pg_roles", "pg_user", "pg_authid",
+    "pg_am", "pg_tablespace", "pg_proc", "pg_tables", "pg_stat_user_tables", "pg_inherits", "pg_trigger",
+    "pg_policy", "pg_statistic_ext", "pg_publication", "pg_publication_namespace", "pg_publication_rel",
+    "pg_rewrite", "pg_index", "pg_constraint", "pg_attrdef", "pg_description", "pg_shdescription", "pg_range",
+    "pg_enum", "pg_collation", "pg_extension", "pg_foreign_table", "pg_partitioned_table", "pg_depend",
+    "pg_sequence", "pg_matviews", "pg_views", "pg_indexes", "pg_opclass", "pg_auth_members",
+    "pg_event_trigger", "pg_cast", "pg_stat_activity",
+}
+
+FUNCTIONS = {
+    "pg_get_userbyid", "pg_encoding_to_char", "pg_type_is_visible", "pg_function_is_visible", "format_type",
+    "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_triggerdef", "pg_get_viewdef",
+    "pg_get_function_result", "pg_get_function_arguments", "pg_get_serial_sequence", "pg_get_partkeydef",
+    "pg_get_statisticsobjdef_columns", "pg_relation_is_publishable", "pg_is_in_recovery", "obj_description",
+    "col_description", "shobj_description", "array_upper", "array_lower", "quote_ident", "to_regtype",
+    "to_regclass", "set_config", "pg_advisory_unlock_all", "pg_cancel_backend", "pg_terminate_backend",
+    "pg_total_relation_size", "pg_relation_size", "pg_database_size",
+}
+
+_OPERATORS: dict[str, type[exp.Expression]] = {
+    "~": exp.RegexpLike, "~*": exp.RegexpILike, "=": exp.EQ, "<>": exp.NEQ, "!=": exp.NEQ,
+    "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE, "~~": exp.Like, "~~*": exp.ILike,
+}
+
+
+@dataclass(frozen=True)
+class SessionValues:
+    """What the session-dependent catalog functions return for one session."""
+
+    database: str
+    user: str
+    version: str
+    process_id: int
+    settings: Mapping[str, str]
+
+
+def rewrite_catalog(tree: exp.Expression, session: SessionValues) -> tuple[exp.Expression, bool]:
+    """Return the rewritten tree and whether it reads the catalog (so the mirror should be fresh)."""
+    reads_catalog = False
+    # Children before parents, so a parent sees its rewritten children (a
+    # pg_catalog.f() call whose f is itself replaced, a COLLATE inside an OPERATOR()).
+    for node in reversed(list(tree.walk())):
+        replaced = _rewrite_node(node, session)
+        if replaced is not node or _is_catalog_table(node):
+            reads_catalog = True
+        if replaced is not node:
+            if node is tree:
+                tree = replaced
+            else:
+                node.replace(replaced)
+    return tree, reads_catalog
+
+
+def _is_catalog_table(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Table) and node.db.lower() in ("information_schema", "pg_catalog")
+
+
+def _rewrite_node(node: exp.Expression, session: SessionValues) -> exp.Expression:
+    if isinstance(node, exp.Table):
+        return _table(node)
+    if isinstance(node, exp.Dot) and _is_pg_catalog(node.this) and not isinstance(node.expression, exp.Identifier):
+        return node.expression  # a function call, or its replacement by a literal or pgcompat call
+    if isinstance(node, exp.Collate) and "pg_catalog" in node.expression.sql().lower():
+        return node.this
+    if isinstance(node, exp.Operator):
+        return _operator(node)
+    if isinstance(node, exp.Cast):
+        return _cast(node)
+    if isinstance(node, exp.DataType):
+        return _unqualified_type(node)
+    if isinstance(node, exp.Column) and node.args.get("db") is not None and node.db.lower() == "pg_catalog":
+        column = node.copy()  # pg_catalog.pg_namespace.nspname: the table alias is pg_namespace
+        column.set("db", None)
+        return column
+    return _function(node, session)
+
+
+_OBJECT_IDENTIFIER_TYPES = {"oid", "regclass", "regtype", "regproc", "regnamespace", "regrole"}
+
+
+def _unqualified_type(data_type: exp.DataType) -> exp.Expression:
+    """Turn ``pg_catalog.text`` and the like into the plain type."""
+    kind = data_type.args.get("kind")
+    if data_type.this != exp.DataType.Type.USERDEFINED or not isinstance(kind, exp.Dot):
+        return data_type
+    if not _is_pg_catalog(kind.this):
+        return data_type
+    name = kind.expression.name.lower()
+    if name in _OBJECT_IDENTIFIER_TYPES:
+        return exp.ObjectIdentifier(this=name.upper())
+    try:
+        return exp.DataType.build(name, dialect="postgres")
+    except (ValueError, ParseError):
+        return data_type
+
+
+def _is_pg_catalog(node: exp.Expression) -> bool:
+    return isinstance(node, (exp.Identifier, exp.Column)) and node.name.lower() == "pg_catalog"
+
+
+def _table(table: exp.Table) -> exp.Table:
+    name = table.name.lower()
+    schema = table.db.lower()
+    if not isinstance(table.this, exp.Identifier):
+        return _table_function(table)
+    if name in RELATIONS and schema in ("", "pg_catalog") and isinstance(table.this, exp.Identifier):
+        table = table.copy()
+        table.set("db", exp.to_identifier(SCHEMA))
+        if table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
+    return table
+
+
+def _table_function(table: exp.Table) -> exp.Table:
+    """Drop a ``pg_catalog.`` qualifier and name the single column after the alias.
+
+    In PostgreSQL ``FROM generate_series(1, 3) s`` makes ``s`` the value; in
+    DuckDB it would be the row, so the alias gets a column of the same name.
+    """
+    table = table.copy()
+    if table.db.lower() == "pg_catalog":
+        table.set("db", None)
+    alias = table.args.get("alias")
+    if isinstance(alias, exp.TableAlias) and alias.this is not None and not alias.columns:
+        alias.set("columns", [exp.to_identifier(alias.name)])
+    return table
+
+
+def _operator(node: exp.Operator) -> exp.Expression:
+    symbol = str(node.args.get("operator", "")).split(".")[-1].strip()
+    negated = symbol.startswith("!") and symbol not in ("!=",)
+    kind = _OPERATORS.get(symbol[1:] if negated else symbol)
+    if kind is None:
+        return node
+    built = kind(this=node.this, expression=node.expression)
+    return exp.Not(this=built) if negated else built
+
+
+def _cast(cast: exp.Cast) -> exp.Expression:
+    target = cast.to
+    inner = cast.this
+    if isinstance(target, exp.DataType) and target.this == exp.DataType.Type.TEXT and isinstance(inner, exp.Cast):
+        kind = _object_identifier(inner.to)
+        if kind in ("REGCLASS", "REGTYPE"):
+            return _call(f"{kind.lower()}_name", inner.this)
+    kind = _object_identifier(target)
+    if kind in ("REGCLASS", "REGTYPE") and _is_text_cast(cast.parent):
+        return cast  # the enclosing ::text cast turns this into a name lookup
+    if kind in ("REGCLASS", "REGTYPE") and isinstance(inner, exp.Literal) and inner.is_string:
+        return _call(f"{kind.lower()}_oid", inner)
+    if kind is not None:
+        return exp.cast(inner, "BIGINT")
+    if isinstance(target, exp.DataType) and (
+        target.this == exp.DataType.Type.NAME
+        or (target.this == exp.DataType.Type.USERDEFINED and str(target.args.get("kind")).lower() == "char")
+    ):
+        return exp.cast(inner, "VARCHAR")
+    return cast
+
+
+def _is_text_cast(node: exp.Expression | None) -> bool:
+    return isinstance(node, exp.Cast) and isinstance(node.to, exp.DataType) and node.to.this == exp.DataType.Type.TEXT
+
+
+def _object_identifier(target: exp.Expression) -> str | None:
+    if isinstance(target, exp.ObjectIdentifier):
+        return str(target.this).upper()
+    return None
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Dot(this=exp.to_identifier(SCHEMA), expression=exp.Anonymous(this=name, expressions=list(args)))
+
+
+def _function(node: exp.Expression, session: SessionValues) -> exp.Expression:
+    if isinstance(node, exp.CurrentDatabase) or isinstance(node, exp.CurrentSchema):
+        return exp.Literal.string(session.database)
+    if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
+        return exp.Literal.string(session.user)
+    if isinstance(node, exp.CurrentVersion):
+        return exp.Literal.string(session.version)
+    if isinstance(node, exp.CurrentSchemas):
+        include_implicit = not isinstance(node.this, exp.Boolean) or bool(node.this.this)
+        names = (["pg_catalog"] if include_implicit else []) + [session.database]
+        return exp.Array(expressions=[exp.Literal.string(name) for name in names])
+    if not isinstance(node, exp.Anonymous):
+        return node
+    name = str(node.this).lower()
+    if name == "version":
+        return exp.Literal.string(session.version)
+    if name == "pg_backend_pid":
+        return exp.Literal.number(session.process_id)
+    if name == "current_setting" and node.expressions and isinstance(node.expressions[0], exp.Literal):
+        setting = node.expressions[0].name.lower()
+        return exp.Literal.string(session.settings.get(setting, _DEFAULT_SETTINGS.get(setting, "")))
+    if name == "json_build_object":
+        pairs = [exp.cast(arg, "VARCHAR") if index % 2 == 0 else arg for index, arg in enumerate(node.expressions)]
+        return exp.Anonymous(this="json_object", expressions=pairs)
+    if name == "pg_table_is_visible":
+        return _call("pg_table_is_visible", *node.expressions, exp.Literal.string(session.database))
+    if name in FUNCTIONS:
+        return _call(name, *node.expressions)
+    return node
+
+
+# Settings clients read with current_setting() that the session does not track.
+_DEFAULT_SETTINGS = {"server_version_num": "150000", "jit": "off", "max_index_keys": "32",
+                     "max_identifier_length": "63", "lc_collate": "C", "lc_ctype": "C"}
