@@ -43,8 +43,10 @@ def _decode_binary(value: bytes, type_oid: int) -> object:
             return value != b"\x00"
         if type_oid == 21:
             return struct.unpack("!h", value)[0]
-        if type_oid in (23, 26):
+        if type_oid == 23:
             return struct.unpack("!i", value)[0]
+        if type_oid == 26:
+            return struct.unpack("!I", value)[0]
         if type_oid == 20:
             return struct.unpack("!q", value)[0]
         if type_oid == 700:
@@ -71,10 +73,38 @@ def _decode_binary(value: bytes, type_oid: int) -> object:
             return f"{months} months {days} days {micros} microseconds"
         if type_oid == 3802:
             return value[1:].decode()
+        if type_oid in _ARRAY_ELEMENTS:
+            return _array(value)
     except (struct.error, UnicodeDecodeError, ValueError) as error:
         raise InvalidTextRepresentation(f"invalid binary value for type oid {type_oid}") from error
     raise FeatureNotSupported(f"binary parameters of type oid {type_oid} are not supported",
                               hint="send this parameter in text format")
+
+
+# Array type OIDs and their element types, for the arrays clients send in binary.
+_ARRAY_ELEMENTS = {1000: 16, 1005: 21, 1007: 23, 1016: 20, 1009: 25, 1015: 1043, 1028: 26,
+                   1021: 700, 1022: 701, 1182: 1082, 1115: 1114, 1185: 1184, 2951: 2950}
+
+
+def _array(value: bytes) -> list[object]:
+    """Decode a one-dimensional binary array into a list (empty for zero dimensions)."""
+    dimensions, _, element_oid = struct.unpack("!iiI", value[:12])
+    if dimensions == 0:
+        return []
+    if dimensions != 1:
+        raise FeatureNotSupported("multidimensional array parameters are not supported")
+    count = struct.unpack("!i", value[12:16])[0]
+    position = 20
+    items: list[object] = []
+    for _ in range(count):
+        length = struct.unpack("!i", value[position:position + 4])[0]
+        position += 4
+        if length < 0:
+            items.append(None)
+            continue
+        items.append(_decode_binary(value[position:position + length], element_oid))
+        position += length
+    return items
 
 
 def _numeric(value: bytes) -> Decimal:

@@ -41,6 +41,7 @@ INT8 = PgType(20, 8, "int8")
 INT2 = PgType(21, 2, "int2")
 INT4 = PgType(23, 4, "int4")
 TEXT = PgType(25, -1, "text")
+OID = PgType(26, 4, "oid")
 JSON = PgType(114, -1, "json")
 FLOAT4 = PgType(700, 4, "float4")
 FLOAT8 = PgType(701, 8, "float8")
@@ -53,7 +54,7 @@ INTERVAL = PgType(1186, 16, "interval")
 NUMERIC = PgType(1700, -1, "numeric")
 UUID = PgType(2950, 16, "uuid")
 
-ARRAY_OIDS = {16: 1000, 17: 1001, 20: 1016, 21: 1005, 23: 1007, 25: 1009, 114: 199, 700: 1021,
+ARRAY_OIDS = {16: 1000, 17: 1001, 20: 1016, 21: 1005, 23: 1007, 25: 1009, 26: 1028, 114: 199, 700: 1021,
               701: 1022, 1043: 1015, 1082: 1182, 1083: 1183, 1114: 1115, 1184: 1185, 1186: 1187,
               1700: 1231, 2950: 2951}
 
@@ -66,7 +67,9 @@ def pg_type(arrow_type: pa.DataType) -> PgType:
         return INT2
     if pa.types.is_int32(arrow_type) or pa.types.is_uint16(arrow_type):
         return INT4
-    if pa.types.is_int64(arrow_type) or pa.types.is_uint32(arrow_type):
+    if pa.types.is_uint32(arrow_type):
+        return OID  # the catalog's oid columns; no stored measurement has uint32 columns
+    if pa.types.is_int64(arrow_type):
         return INT8
     if pa.types.is_uint64(arrow_type) or pa.types.is_decimal(arrow_type):
         return NUMERIC
@@ -101,7 +104,7 @@ def pg_type(arrow_type: pa.DataType) -> PgType:
 _DUCKDB_NAMES: dict[str, PgType] = {
     "BOOLEAN": BOOL, "BOOL": BOOL, "TINYINT": INT2, "SMALLINT": INT2, "INT2": INT2, "UTINYINT": INT2,
     "INTEGER": INT4, "INT": INT4, "INT4": INT4, "USMALLINT": INT4, "BIGINT": INT8, "INT8": INT8,
-    "UINTEGER": INT8, "UBIGINT": NUMERIC, "HUGEINT": NUMERIC, "UHUGEINT": NUMERIC, "DECIMAL": NUMERIC,
+    "UINTEGER": OID, "OID": OID, "UBIGINT": NUMERIC, "HUGEINT": NUMERIC, "UHUGEINT": NUMERIC, "DECIMAL": NUMERIC,
     "NUMERIC": NUMERIC, "FLOAT": FLOAT4, "REAL": FLOAT4, "FLOAT4": FLOAT4, "DOUBLE": FLOAT8,
     "FLOAT8": FLOAT8, "DOUBLE PRECISION": FLOAT8, "VARCHAR": TEXT, "TEXT": TEXT, "STRING": TEXT,
     "CHAR": TEXT, "BLOB": BYTEA, "BYTEA": BYTEA, "DATE": DATE, "TIME": TIME, "TIMESTAMP": TIMESTAMP,
@@ -251,7 +254,7 @@ def encode_text(array: pa.Array, kind: PgType) -> list[bytes | None]:
     """Encode one column in text format; None stands for SQL NULL."""
     if kind.oid in (TEXT.oid, VARCHAR.oid) and pa.types.is_string(array.type):
         return [None if value is None else value.encode() for value in array.to_pylist()]
-    if kind.oid in (INT2.oid, INT4.oid, INT8.oid):
+    if kind.oid in (INT2.oid, INT4.oid, INT8.oid, OID.oid):
         return [None if value is None else value.encode() for value in pc.cast(array, pa.string()).to_pylist()]
     if kind.oid == UUID.oid and pa.types.is_fixed_size_binary(array.type):
         return [None if value is None else _uuid_text(value).encode() for value in array.to_pylist()]
@@ -315,12 +318,34 @@ def encode_binary(array: pa.Array, kind: PgType) -> list[bytes | None]:
         return [None if value is None else numeric_binary(Decimal(value)) for value in array.to_pylist()]
     if oid == INTERVAL.oid:
         return [None if value is None else _interval_binary(value) for value in array.to_pylist()]
+    if kind.name.endswith("[]") and hasattr(array.type, "value_type"):
+        return _array_binary(array)
     raise FeatureNotSupported(f"binary format for type {kind.name} is not supported",
                               hint="request text format for this column")
 
 
-_BINARY_STRUCT = {BOOL.oid: "!?", INT2.oid: "!h", INT4.oid: "!i", INT8.oid: "!q",
+_BINARY_STRUCT = {BOOL.oid: "!?", INT2.oid: "!h", INT4.oid: "!i", INT8.oid: "!q", OID.oid: "!I",
                   FLOAT4.oid: "!f", FLOAT8.oid: "!d"}
+
+
+def _array_binary(array: pa.Array) -> list[bytes | None]:
+    """Encode one-dimensional arrays: ndim, has-null flag, element OID, size and lower bound, elements."""
+    value_type = array.type.value_type
+    element = pg_type(value_type)
+    result: list[bytes | None] = []
+    for items in array.to_pylist():
+        if items is None:
+            result.append(None)
+            continue
+        encoded = encode_binary(pa.array(items, value_type), element) if items else []
+        has_null = any(item is None for item in encoded)
+        header = struct.pack("!iiI", 1 if items else 0, int(has_null), element.oid)
+        if items:
+            header += struct.pack("!ii", len(items), 1)
+        body = b"".join(b"\xff\xff\xff\xff" if item is None else struct.pack("!i", len(item)) + item
+                        for item in encoded)
+        result.append(header + body)
+    return result
 
 
 def _time_micros(value: time) -> int:

@@ -67,12 +67,12 @@ def tokenize(sql: str) -> list[Token]:
 
 
 # PostgreSQL object-identifier types whose arrays sqlglot 30 cannot parse
-# ("$1::oid[]"); the gateway reads them as BIGINT, like the scalar casts.
+# ("$1::oid[]"); the gateway reads them as UINTEGER, which it presents as oid.
 _OID_TYPES = {"OID", "REGCLASS", "REGTYPE", "REGPROC", "REGNAMESPACE", "REGROLE"}
 
 
-def _bigint_oid_arrays(sql: str) -> str:
-    """Rewrite ``::oid[]``-style casts to ``::bigint[]``, found by tokens, not text patterns."""
+def _uinteger_oid_arrays(sql: str) -> str:
+    """Rewrite ``::oid[]``-style casts to ``::uinteger[]``, found by tokens, not text patterns."""
     try:
         tokens = sqlglot.tokenize(sql, read=READ_DIALECT)
     except TokenError:
@@ -83,13 +83,13 @@ def _bigint_oid_arrays(sql: str) -> str:
                 and following.token_type == TokenType.L_BRACKET):
             edits.append((token.start, token.end + 1))
     for start, end in reversed(edits):
-        sql = sql[:start] + "bigint" + sql[end:]
+        sql = sql[:start] + "uinteger" + sql[end:]
     return sql
 
 
 def parse_one(sql: str) -> exp.Expression:
     """Parse one statement; raise SqlSyntaxError (42601) with the position on failure."""
-    sql = _bigint_oid_arrays(sql)
+    sql = _uinteger_oid_arrays(sql)
     try:
         trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
     except ParseError as error:

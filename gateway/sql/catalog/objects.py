@@ -1,6 +1,8 @@
 """The ``pgcompat`` schema: pg_catalog relations and functions that DuckDB lacks or shapes differently.
 
-Databases of the store are DuckDB schemas, and measurements typed empty
+Columns of PostgreSQL type oid are UINTEGER here, which the wire layer
+sends as oid (26) and oid[] (1028), the types clients such as asyncpg
+expect in catalog results. Databases of the store are DuckDB schemas, and measurements typed empty
 views in them (see sync.py); these objects present them as PostgreSQL 15
 would: schemas in pg_namespace, tables (relkind 'r') in pg_class, columns
 with PostgreSQL type OIDs in pg_attribute. Client queries reach them through
@@ -56,58 +58,58 @@ _DATABASE_SCHEMAS = (
 )
 
 _EMPTY_RELATIONS = {
-    "pg_inherits": "inhrelid BIGINT, inhparent BIGINT, inhseqno INTEGER, inhdetachpending BOOLEAN",
-    "pg_trigger": "oid BIGINT, tgrelid BIGINT, tgparentid BIGINT, tgname VARCHAR, tgfoid BIGINT, tgtype SMALLINT, "
-                  "tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstrrelid BIGINT, tgconstrindid BIGINT, "
-                  "tgconstraint BIGINT, tgdeferrable BOOLEAN, tginitdeferred BOOLEAN, tgnargs SMALLINT",
-    "pg_policy": "oid BIGINT, polname VARCHAR, polrelid BIGINT, polcmd VARCHAR, polpermissive BOOLEAN, "
-                 "polroles BIGINT[], polqual VARCHAR, polwithcheck VARCHAR",
-    "pg_statistic_ext": "oid BIGINT, stxrelid BIGINT, stxname VARCHAR, stxnamespace BIGINT, stxowner BIGINT, "
+    "pg_inherits": "inhrelid UINTEGER, inhparent UINTEGER, inhseqno INTEGER, inhdetachpending BOOLEAN",
+    "pg_trigger": "oid UINTEGER, tgrelid UINTEGER, tgparentid UINTEGER, tgname VARCHAR, tgfoid UINTEGER, tgtype SMALLINT, "
+                  "tgenabled VARCHAR, tgisinternal BOOLEAN, tgconstrrelid UINTEGER, tgconstrindid UINTEGER, "
+                  "tgconstraint UINTEGER, tgdeferrable BOOLEAN, tginitdeferred BOOLEAN, tgnargs SMALLINT",
+    "pg_policy": "oid UINTEGER, polname VARCHAR, polrelid UINTEGER, polcmd VARCHAR, polpermissive BOOLEAN, "
+                 "polroles UINTEGER[], polqual VARCHAR, polwithcheck VARCHAR",
+    "pg_statistic_ext": "oid UINTEGER, stxrelid UINTEGER, stxname VARCHAR, stxnamespace UINTEGER, stxowner UINTEGER, "
                         "stxstattarget INTEGER, stxkeys SMALLINT[], stxkind VARCHAR[], stxexprs VARCHAR",
-    "pg_publication": "oid BIGINT, pubname VARCHAR, pubowner BIGINT, puballtables BOOLEAN, pubinsert BOOLEAN, "
+    "pg_publication": "oid UINTEGER, pubname VARCHAR, pubowner UINTEGER, puballtables BOOLEAN, pubinsert BOOLEAN, "
                       "pubupdate BOOLEAN, pubdelete BOOLEAN, pubtruncate BOOLEAN, pubviaroot BOOLEAN",
-    "pg_publication_namespace": "oid BIGINT, pnpubid BIGINT, pnnspid BIGINT",
-    "pg_publication_rel": "oid BIGINT, prpubid BIGINT, prrelid BIGINT, prqual VARCHAR, prattrs SMALLINT[]",
-    "pg_rewrite": "oid BIGINT, rulename VARCHAR, ev_class BIGINT, ev_type VARCHAR, ev_enabled VARCHAR, "
+    "pg_publication_namespace": "oid UINTEGER, pnpubid UINTEGER, pnnspid UINTEGER",
+    "pg_publication_rel": "oid UINTEGER, prpubid UINTEGER, prrelid UINTEGER, prqual VARCHAR, prattrs SMALLINT[]",
+    "pg_rewrite": "oid UINTEGER, rulename VARCHAR, ev_class UINTEGER, ev_type VARCHAR, ev_enabled VARCHAR, "
                   "is_instead BOOLEAN, ev_qual VARCHAR, ev_action VARCHAR",
-    "pg_index": "indexrelid BIGINT, indrelid BIGINT, indnatts SMALLINT, indnkeyatts SMALLINT, "
+    "pg_index": "indexrelid UINTEGER, indrelid UINTEGER, indnatts SMALLINT, indnkeyatts SMALLINT, "
                 "indisunique BOOLEAN, indnullsnotdistinct BOOLEAN, indisprimary BOOLEAN, indisexclusion BOOLEAN, "
                 "indimmediate BOOLEAN, indisclustered BOOLEAN, indisvalid BOOLEAN, indcheckxmin BOOLEAN, "
                 "indisready BOOLEAN, indislive BOOLEAN, indisreplident BOOLEAN, indkey SMALLINT[], "
-                "indcollation BIGINT[], indclass BIGINT[], indoption SMALLINT[], indexprs VARCHAR, indpred VARCHAR",
-    "pg_constraint": "oid BIGINT, conname VARCHAR, connamespace BIGINT, contype VARCHAR, condeferrable BOOLEAN, "
-                     "condeferred BOOLEAN, convalidated BOOLEAN, conrelid BIGINT, contypid BIGINT, "
-                     "conindid BIGINT, conparentid BIGINT, confrelid BIGINT, confupdtype VARCHAR, "
+                "indcollation UINTEGER[], indclass UINTEGER[], indoption SMALLINT[], indexprs VARCHAR, indpred VARCHAR",
+    "pg_constraint": "oid UINTEGER, conname VARCHAR, connamespace UINTEGER, contype VARCHAR, condeferrable BOOLEAN, "
+                     "condeferred BOOLEAN, convalidated BOOLEAN, conrelid UINTEGER, contypid UINTEGER, "
+                     "conindid UINTEGER, conparentid UINTEGER, confrelid UINTEGER, confupdtype VARCHAR, "
                      "confdeltype VARCHAR, confmatchtype VARCHAR, conislocal BOOLEAN, coninhcount INTEGER, "
                      "connoinherit BOOLEAN, conkey SMALLINT[], confkey SMALLINT[], conbin VARCHAR",
-    "pg_attrdef": "oid BIGINT, adrelid BIGINT, adnum SMALLINT, adbin VARCHAR",
-    "pg_description": "objoid BIGINT, classoid BIGINT, objsubid INTEGER, description VARCHAR",
-    "pg_shdescription": "objoid BIGINT, classoid BIGINT, description VARCHAR",
-    "pg_range": "rngtypid BIGINT, rngsubtype BIGINT, rngmultitypid BIGINT, rngcollation BIGINT, "
-                "rngsubopc BIGINT, rngcanonical VARCHAR, rngsubdiff VARCHAR",
-    "pg_enum": "oid BIGINT, enumtypid BIGINT, enumsortorder REAL, enumlabel VARCHAR",
-    "pg_collation": "oid BIGINT, collname VARCHAR, collnamespace BIGINT, collowner BIGINT, collprovider VARCHAR, "
+    "pg_attrdef": "oid UINTEGER, adrelid UINTEGER, adnum SMALLINT, adbin VARCHAR",
+    "pg_description": "objoid UINTEGER, classoid UINTEGER, objsubid INTEGER, description VARCHAR",
+    "pg_shdescription": "objoid UINTEGER, classoid UINTEGER, description VARCHAR",
+    "pg_range": "rngtypid UINTEGER, rngsubtype UINTEGER, rngmultitypid UINTEGER, rngcollation UINTEGER, "
+                "rngsubopc UINTEGER, rngcanonical VARCHAR, rngsubdiff VARCHAR",
+    "pg_enum": "oid UINTEGER, enumtypid UINTEGER, enumsortorder REAL, enumlabel VARCHAR",
+    "pg_collation": "oid UINTEGER, collname VARCHAR, collnamespace UINTEGER, collowner UINTEGER, collprovider VARCHAR, "
                     "collisdeterministic BOOLEAN, collencoding INTEGER, collcollate VARCHAR, collctype VARCHAR",
-    "pg_extension": "oid BIGINT, extname VARCHAR, extowner BIGINT, extnamespace BIGINT, extrelocatable BOOLEAN, "
+    "pg_extension": "oid UINTEGER, extname VARCHAR, extowner UINTEGER, extnamespace UINTEGER, extrelocatable BOOLEAN, "
                     "extversion VARCHAR",
-    "pg_foreign_table": "ftrelid BIGINT, ftserver BIGINT, ftoptions VARCHAR[]",
-    "pg_partitioned_table": "partrelid BIGINT, partstrat VARCHAR, partnatts SMALLINT, partdefid BIGINT",
-    "pg_depend": "classid BIGINT, objid BIGINT, objsubid INTEGER, refclassid BIGINT, refobjid BIGINT, "
+    "pg_foreign_table": "ftrelid UINTEGER, ftserver UINTEGER, ftoptions VARCHAR[]",
+    "pg_partitioned_table": "partrelid UINTEGER, partstrat VARCHAR, partnatts SMALLINT, partdefid UINTEGER",
+    "pg_depend": "classid UINTEGER, objid UINTEGER, objsubid INTEGER, refclassid UINTEGER, refobjid UINTEGER, "
                  "refobjsubid INTEGER, deptype VARCHAR",
-    "pg_sequence": "seqrelid BIGINT, seqtypid BIGINT, seqstart BIGINT, seqincrement BIGINT, seqmax BIGINT, "
-                   "seqmin BIGINT, seqcache BIGINT, seqcycle BOOLEAN",
+    "pg_sequence": "seqrelid UINTEGER, seqtypid UINTEGER, seqstart UINTEGER, seqincrement UINTEGER, seqmax UINTEGER, "
+                   "seqmin UINTEGER, seqcache UINTEGER, seqcycle BOOLEAN",
     "pg_matviews": "schemaname VARCHAR, matviewname VARCHAR, matviewowner VARCHAR, tablespace VARCHAR, "
                    "hasindexes BOOLEAN, ispopulated BOOLEAN, definition VARCHAR",
     "pg_views": "schemaname VARCHAR, viewname VARCHAR, viewowner VARCHAR, definition VARCHAR",
     "pg_indexes": "schemaname VARCHAR, tablename VARCHAR, indexname VARCHAR, tablespace VARCHAR, indexdef VARCHAR",
-    "pg_opclass": "oid BIGINT, opcmethod BIGINT, opcname VARCHAR, opcnamespace BIGINT, opcowner BIGINT, "
-                  "opcfamily BIGINT, opcintype BIGINT, opcdefault BOOLEAN, opckeytype BIGINT",
-    "pg_auth_members": "roleid BIGINT, member BIGINT, grantor BIGINT, admin_option BOOLEAN",
-    "pg_event_trigger": "oid BIGINT, evtname VARCHAR, evtevent VARCHAR, evtowner BIGINT, evtfoid BIGINT, "
+    "pg_opclass": "oid UINTEGER, opcmethod UINTEGER, opcname VARCHAR, opcnamespace UINTEGER, opcowner UINTEGER, "
+                  "opcfamily UINTEGER, opcintype UINTEGER, opcdefault BOOLEAN, opckeytype UINTEGER",
+    "pg_auth_members": "roleid UINTEGER, member UINTEGER, grantor UINTEGER, admin_option BOOLEAN",
+    "pg_event_trigger": "oid UINTEGER, evtname VARCHAR, evtevent VARCHAR, evtowner UINTEGER, evtfoid UINTEGER, "
                         "evtenabled VARCHAR, evttags VARCHAR[]",
-    "pg_cast": "oid BIGINT, castsource BIGINT, casttarget BIGINT, castfunc BIGINT, castcontext VARCHAR, "
+    "pg_cast": "oid UINTEGER, castsource UINTEGER, casttarget UINTEGER, castfunc UINTEGER, castcontext VARCHAR, "
                "castmethod VARCHAR",
-    "pg_stat_activity": "datid BIGINT, datname VARCHAR, pid INTEGER, usename VARCHAR, application_name VARCHAR, "
+    "pg_stat_activity": "datid UINTEGER, datname VARCHAR, pid INTEGER, usename VARCHAR, application_name VARCHAR, "
                         "state VARCHAR, query VARCHAR",
 }
 
@@ -128,59 +130,59 @@ def statements(user: str = "lakegate") -> list[str]:
         f"CREATE OR REPLACE TABLE {s}.pg_type_rows AS SELECT * FROM (VALUES {_values(type_rows())}) "
         "AS t(oid, typname, typlen, typbyval, typtype, typcategory, typelem, typarray, typinput, typoutput, "
         "typreceive, typsend, typalign, typstorage, display)",
-        f"""CREATE OR REPLACE VIEW {s}.pg_type AS SELECT CAST(oid AS BIGINT) AS oid, typname,
-            CAST({PG_CATALOG_NAMESPACE} AS BIGINT) AS typnamespace, CAST({OWNER_OID} AS BIGINT) AS typowner,
+        f"""CREATE OR REPLACE VIEW {s}.pg_type AS SELECT CAST(oid AS UINTEGER) AS oid, typname,
+            CAST({PG_CATALOG_NAMESPACE} AS UINTEGER) AS typnamespace, CAST({OWNER_OID} AS UINTEGER) AS typowner,
             CAST(typlen AS SMALLINT) AS typlen, typbyval, typtype, typcategory, false AS typispreferred,
-            true AS typisdefined, ',' AS typdelim, CAST(0 AS BIGINT) AS typrelid, CAST(typelem AS BIGINT) AS typelem,
-            CAST(typarray AS BIGINT) AS typarray, typinput, typoutput, typreceive, typsend, '-' AS typmodin,
+            true AS typisdefined, ',' AS typdelim, CAST(0 AS UINTEGER) AS typrelid, CAST(typelem AS UINTEGER) AS typelem,
+            CAST(typarray AS UINTEGER) AS typarray, typinput, typoutput, typreceive, typsend, '-' AS typmodin,
             '-' AS typmodout, '-' AS typanalyze, typalign, typstorage, false AS typnotnull,
-            CAST(0 AS BIGINT) AS typbasetype, -1 AS typtypmod, 0 AS typndims, CAST(0 AS BIGINT) AS typcollation,
+            CAST(0 AS UINTEGER) AS typbasetype, -1 AS typtypmod, 0 AS typndims, CAST(0 AS UINTEGER) AS typcollation,
             CAST(NULL AS VARCHAR) AS typdefaultbin, CAST(NULL AS VARCHAR) AS typdefault,
             CAST(NULL AS VARCHAR[]) AS typacl, '-' AS typsubscript
             FROM {s}.pg_type_rows""",
         f"CREATE OR REPLACE MACRO {s}.type_oid_scalar(t) AS {_scalar_type_case('t')}",
         f"CREATE OR REPLACE MACRO {s}.type_oid(t) AS {_type_oid_case('t')}",
         f"""CREATE OR REPLACE VIEW {s}.pg_namespace AS
-            SELECT CAST(oid AS BIGINT) AS oid, nspname, CAST({OWNER_OID} AS BIGINT) AS nspowner,
+            SELECT CAST(oid AS UINTEGER) AS oid, nspname, CAST({OWNER_OID} AS UINTEGER) AS nspowner,
                    CAST(NULL AS VARCHAR[]) AS nspacl
             FROM (SELECT {PG_CATALOG_NAMESPACE} AS oid, 'pg_catalog' AS nspname
                   UNION ALL SELECT {INFORMATION_SCHEMA_NAMESPACE}, 'information_schema'
                   UNION ALL SELECT oid, schema_name FROM ({_DATABASE_SCHEMAS}))""",
         f"""CREATE OR REPLACE VIEW {s}.pg_class AS
-            SELECT CAST(v.view_oid AS BIGINT) AS oid, v.view_name AS relname,
-                   CAST(v.schema_oid AS BIGINT) AS relnamespace, CAST(0 AS BIGINT) AS reltype,
-                   CAST(0 AS BIGINT) AS reloftype, CAST({OWNER_OID} AS BIGINT) AS relowner,
-                   CAST(2 AS BIGINT) AS relam, CAST(v.view_oid AS BIGINT) AS relfilenode,
-                   CAST(0 AS BIGINT) AS reltablespace, 0 AS relpages, CAST(-1 AS REAL) AS reltuples,
-                   0 AS relallvisible, CAST(0 AS BIGINT) AS reltoastrelid, false AS relhasindex,
+            SELECT CAST(v.view_oid AS UINTEGER) AS oid, v.view_name AS relname,
+                   CAST(v.schema_oid AS UINTEGER) AS relnamespace, CAST(0 AS UINTEGER) AS reltype,
+                   CAST(0 AS UINTEGER) AS reloftype, CAST({OWNER_OID} AS UINTEGER) AS relowner,
+                   CAST(2 AS UINTEGER) AS relam, CAST(v.view_oid AS UINTEGER) AS relfilenode,
+                   CAST(0 AS UINTEGER) AS reltablespace, 0 AS relpages, CAST(-1 AS REAL) AS reltuples,
+                   0 AS relallvisible, CAST(0 AS UINTEGER) AS reltoastrelid, false AS relhasindex,
                    false AS relisshared, 'p' AS relpersistence, 'r' AS relkind,
                    CAST(v.column_count AS SMALLINT) AS relnatts, CAST(0 AS SMALLINT) AS relchecks,
                    false AS relhasrules, false AS relhastriggers, false AS relhassubclass,
                    false AS relrowsecurity, false AS relforcerowsecurity, true AS relispopulated,
-                   'd' AS relreplident, false AS relispartition, CAST(0 AS BIGINT) AS relrewrite,
-                   CAST(0 AS BIGINT) AS relfrozenxid, CAST(0 AS BIGINT) AS relminmxid,
+                   'd' AS relreplident, false AS relispartition, CAST(0 AS UINTEGER) AS relrewrite,
+                   CAST(0 AS UINTEGER) AS relfrozenxid, CAST(0 AS UINTEGER) AS relminmxid,
                    CAST(NULL AS VARCHAR[]) AS relacl, CAST(NULL AS VARCHAR[]) AS reloptions,
                    CAST(NULL AS VARCHAR) AS relpartbound
             FROM duckdb_views() v
             WHERE v.database_name = 'memory' AND NOT v.internal AND v.schema_name NOT IN {SYSTEM_SCHEMAS!r}""",
         f"""CREATE OR REPLACE VIEW {s}.pg_attribute AS
-            SELECT CAST(c.table_oid AS BIGINT) AS attrelid, c.column_name AS attname,
-                   CAST({s}.type_oid(c.data_type) AS BIGINT) AS atttypid, CAST(-1 AS INTEGER) AS attstattarget,
+            SELECT CAST(c.table_oid AS UINTEGER) AS attrelid, c.column_name AS attname,
+                   CAST({s}.type_oid(c.data_type) AS UINTEGER) AS atttypid, CAST(-1 AS INTEGER) AS attstattarget,
                    CAST(coalesce(t.typlen, -1) AS SMALLINT) AS attlen, CAST(c.column_index AS SMALLINT) AS attnum,
                    0 AS attndims, -1 AS attcacheoff, -1 AS atttypmod, coalesce(t.typbyval, false) AS attbyval,
                    coalesce(t.typalign, 'i') AS attalign, coalesce(t.typstorage, 'p') AS attstorage,
                    '' AS attcompression, false AS attnotnull, false AS atthasdef, false AS atthasmissing,
                    '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal,
-                   0 AS attinhcount, CAST(0 AS BIGINT) AS attcollation, CAST(NULL AS VARCHAR[]) AS attacl,
+                   0 AS attinhcount, CAST(0 AS UINTEGER) AS attcollation, CAST(NULL AS VARCHAR[]) AS attacl,
                    CAST(NULL AS VARCHAR[]) AS attoptions, CAST(NULL AS VARCHAR[]) AS attfdwoptions
             FROM duckdb_columns() c
             JOIN {s}.pg_class r ON r.oid = c.table_oid
             LEFT JOIN {s}.pg_type t ON t.oid = {s}.type_oid(c.data_type)""",
         f"""CREATE OR REPLACE VIEW {s}.pg_database AS
-            SELECT CAST(oid AS BIGINT) AS oid, schema_name AS datname, CAST({OWNER_OID} AS BIGINT) AS datdba,
+            SELECT CAST(oid AS UINTEGER) AS oid, schema_name AS datname, CAST({OWNER_OID} AS UINTEGER) AS datdba,
                    6 AS encoding, 'c' AS datlocprovider, false AS datistemplate, true AS datallowconn,
-                   -1 AS datconnlimit, CAST(0 AS BIGINT) AS datfrozenxid, CAST(0 AS BIGINT) AS datminmxid,
-                   CAST(1663 AS BIGINT) AS dattablespace, 'C' AS datcollate, 'C' AS datctype,
+                   -1 AS datconnlimit, CAST(0 AS UINTEGER) AS datfrozenxid, CAST(0 AS UINTEGER) AS datminmxid,
+                   CAST(1663 AS UINTEGER) AS dattablespace, 'C' AS datcollate, 'C' AS datctype,
                    CAST(NULL AS VARCHAR) AS daticulocale, CAST(NULL AS VARCHAR) AS datcollversion,
                    CAST(NULL AS VARCHAR[]) AS datacl
             FROM ({_DATABASE_SCHEMAS})""",
@@ -188,19 +190,19 @@ def statements(user: str = "lakegate") -> list[str]:
             SELECT '{user}' AS rolname, true AS rolsuper, true AS rolinherit, true AS rolcreaterole,
                    true AS rolcreatedb, true AS rolcanlogin, false AS rolreplication, -1 AS rolconnlimit,
                    '********' AS rolpassword, CAST(NULL AS TIMESTAMPTZ) AS rolvaliduntil, false AS rolbypassrls,
-                   CAST(NULL AS VARCHAR[]) AS rolconfig, CAST({OWNER_OID} AS BIGINT) AS oid""",
+                   CAST(NULL AS VARCHAR[]) AS rolconfig, CAST({OWNER_OID} AS UINTEGER) AS oid""",
         f"""CREATE OR REPLACE VIEW {s}.pg_user AS
             SELECT rolname AS usename, oid AS usesysid, rolcreatedb AS usecreatedb, rolsuper AS usesuper,
                    rolreplication AS userepl, rolbypassrls AS usebypassrls, rolpassword AS passwd,
                    rolvaliduntil AS valuntil, rolconfig AS useconfig FROM {s}.pg_roles""",
         f"CREATE OR REPLACE VIEW {s}.pg_authid AS SELECT * FROM {s}.pg_roles",
-        f"""CREATE OR REPLACE VIEW {s}.pg_am AS SELECT * FROM (VALUES (CAST(2 AS BIGINT), 'heap', 't'),
-            (CAST(403 AS BIGINT), 'btree', 'i')) AS t(oid, amname, amtype)""",
-        f"""CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT CAST(1663 AS BIGINT) AS oid,
-            'pg_default' AS spcname, CAST({OWNER_OID} AS BIGINT) AS spcowner""",
-        f"""CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT CAST(NULL AS BIGINT) AS oid, CAST(NULL AS VARCHAR) AS proname,
-            CAST(NULL AS BIGINT) AS pronamespace, CAST(NULL AS BIGINT) AS proowner, CAST(NULL AS BIGINT) AS prolang,
-            CAST(NULL AS VARCHAR) AS prokind, CAST(NULL AS BIGINT) AS prorettype, CAST(NULL AS BIGINT[]) AS proargtypes,
+        f"""CREATE OR REPLACE VIEW {s}.pg_am AS SELECT * FROM (VALUES (CAST(2 AS UINTEGER), 'heap', 't'),
+            (CAST(403 AS UINTEGER), 'btree', 'i')) AS t(oid, amname, amtype)""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_tablespace AS SELECT CAST(1663 AS UINTEGER) AS oid,
+            'pg_default' AS spcname, CAST({OWNER_OID} AS UINTEGER) AS spcowner""",
+        f"""CREATE OR REPLACE VIEW {s}.pg_proc AS SELECT CAST(NULL AS UINTEGER) AS oid, CAST(NULL AS VARCHAR) AS proname,
+            CAST(NULL AS UINTEGER) AS pronamespace, CAST(NULL AS UINTEGER) AS proowner, CAST(NULL AS UINTEGER) AS prolang,
+            CAST(NULL AS VARCHAR) AS prokind, CAST(NULL AS UINTEGER) AS prorettype, CAST(NULL AS UINTEGER[]) AS proargtypes,
             CAST(NULL AS VARCHAR) AS prosrc WHERE false""",
         f"""CREATE OR REPLACE VIEW {s}.pg_tables AS
             SELECT n.nspname AS schemaname, c.relname AS tablename, '{user}' AS tableowner,
@@ -208,7 +210,7 @@ def statements(user: str = "lakegate") -> list[str]:
                    false AS hastriggers, false AS rowsecurity
             FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
         f"""CREATE OR REPLACE VIEW {s}.pg_stat_user_tables AS
-            SELECT c.oid AS relid, n.nspname AS schemaname, c.relname, CAST(0 AS BIGINT) AS n_live_tup
+            SELECT c.oid AS relid, n.nspname AS schemaname, c.relname, CAST(0 AS UINTEGER) AS n_live_tup
             FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
     ]
     result.extend(_empty(name, columns) for name, columns in _EMPTY_RELATIONS.items())
@@ -270,7 +272,7 @@ def _macros() -> list[str]:
         f"CREATE OR REPLACE MACRO {s}.pg_advisory_unlock_all() AS CAST(NULL AS VARCHAR)",
         f"CREATE OR REPLACE MACRO {s}.pg_cancel_backend(process_id) AS false",
         f"CREATE OR REPLACE MACRO {s}.pg_terminate_backend(process_id) AS false",
-        f"CREATE OR REPLACE MACRO {s}.pg_total_relation_size(relation_oid) AS CAST(0 AS BIGINT)",
-        f"CREATE OR REPLACE MACRO {s}.pg_relation_size(relation_oid) AS CAST(0 AS BIGINT)",
-        f"CREATE OR REPLACE MACRO {s}.pg_database_size(database) AS CAST(0 AS BIGINT)",
+        f"CREATE OR REPLACE MACRO {s}.pg_total_relation_size(relation_oid) AS CAST(0 AS UINTEGER)",
+        f"CREATE OR REPLACE MACRO {s}.pg_relation_size(relation_oid) AS CAST(0 AS UINTEGER)",
+        f"CREATE OR REPLACE MACRO {s}.pg_database_size(database) AS CAST(0 AS UINTEGER)",
     ]
