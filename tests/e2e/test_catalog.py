@@ -78,3 +78,21 @@ def test_session_functions(local_gateway: GatewayProcess) -> None:
         assert row[:3] == ("telemetry", "telemetry", "tester")
         assert row[3].startswith("PostgreSQL 15.")
         assert row[4:] == ("150000", True, "timestamp with time zone", "timestamp with time zone")
+
+
+def test_information_schema_lists_store(local_gateway: GatewayProcess) -> None:
+    _load(local_gateway)
+    with psycopg.connect(f"{local_gateway.dsn} dbname=telemetry", autocommit=True) as connection:
+        schemata = connection.execute("SELECT schema_name FROM information_schema.schemata ORDER BY 1").fetchall()
+        assert schemata == [("information_schema",), ("other",), ("pg_catalog",), ("telemetry",)]
+        tables = connection.execute(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables ORDER BY 1, 2"
+        ).fetchall()
+        assert tables == [("other", "disk", "BASE TABLE"), ("telemetry", "cpu", "BASE TABLE"),
+                          ("telemetry", "mem", "BASE TABLE")]
+        columns = connection.execute(
+            "SELECT column_name, data_type, udt_name, ordinal_position FROM information_schema.columns "
+            "WHERE table_schema = 'telemetry' AND table_name = 'cpu' ORDER BY ordinal_position"
+        ).fetchall()
+        assert columns == [("time", "timestamp with time zone", "timestamptz", 1), ("host", "text", "text", 2),
+                           ("usage", "double precision", "float8", 3)]

@@ -213,9 +213,56 @@ def statements(user: str = "lakegate") -> list[str]:
             SELECT c.oid AS relid, n.nspname AS schemaname, c.relname, CAST(0 AS UINTEGER) AS n_live_tup
             FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
     ]
+    result.extend(_information_schema())
     result.extend(_empty(name, columns) for name, columns in _EMPTY_RELATIONS.items())
     result.extend(_macros())
     return result
+
+
+CATALOG_NAME = "lakegate"
+
+
+def _information_schema() -> list[str]:
+    """Return views standing in for information_schema.schemata, tables and columns."""
+    s = SCHEMA
+    return [
+        f"""CREATE OR REPLACE VIEW {s}.information_schema_schemata AS
+            SELECT '{CATALOG_NAME}' AS catalog_name, nspname AS schema_name, 'lakegate' AS schema_owner,
+                   CAST(NULL AS VARCHAR) AS default_character_set_catalog,
+                   CAST(NULL AS VARCHAR) AS default_character_set_schema,
+                   CAST(NULL AS VARCHAR) AS default_character_set_name, CAST(NULL AS VARCHAR) AS sql_path
+            FROM {s}.pg_namespace""",
+        f"""CREATE OR REPLACE VIEW {s}.information_schema_tables AS
+            SELECT '{CATALOG_NAME}' AS table_catalog, n.nspname AS table_schema, c.relname AS table_name,
+                   'BASE TABLE' AS table_type, CAST(NULL AS VARCHAR) AS self_referencing_column_name,
+                   CAST(NULL AS VARCHAR) AS reference_generation, CAST(NULL AS VARCHAR) AS user_defined_type_catalog,
+                   CAST(NULL AS VARCHAR) AS user_defined_type_schema, CAST(NULL AS VARCHAR) AS user_defined_type_name,
+                   'NO' AS is_insertable_into, 'NO' AS is_typed, CAST(NULL AS VARCHAR) AS commit_action
+            FROM {s}.pg_class c JOIN {s}.pg_namespace n ON n.oid = c.relnamespace""",
+        f"""CREATE OR REPLACE VIEW {s}.information_schema_columns AS
+            SELECT '{CATALOG_NAME}' AS table_catalog, n.nspname AS table_schema, c.relname AS table_name,
+                   a.attname AS column_name, CAST(a.attnum AS INTEGER) AS ordinal_position,
+                   CAST(NULL AS VARCHAR) AS column_default, 'YES' AS is_nullable,
+                   CASE WHEN t.typcategory = 'A' THEN 'ARRAY' ELSE t.display END AS data_type,
+                   CAST(NULL AS INTEGER) AS character_maximum_length,
+                   CAST(NULL AS INTEGER) AS character_octet_length,
+                   CASE t.typname WHEN 'int2' THEN 16 WHEN 'int4' THEN 32 WHEN 'int8' THEN 64
+                        WHEN 'float4' THEN 24 WHEN 'float8' THEN 53 END AS numeric_precision,
+                   CASE WHEN t.typname IN ('int2', 'int4', 'int8', 'float4', 'float8') THEN 2 END
+                        AS numeric_precision_radix,
+                   CASE WHEN t.typname IN ('int2', 'int4', 'int8') THEN 0 END AS numeric_scale,
+                   CASE WHEN t.typcategory = 'D' THEN 6 END AS datetime_precision,
+                   CAST(NULL AS VARCHAR) AS interval_type, CAST(NULL AS INTEGER) AS interval_precision,
+                   '{CATALOG_NAME}' AS udt_catalog, 'pg_catalog' AS udt_schema, t.typname AS udt_name,
+                   CAST(NULL AS VARCHAR) AS collation_catalog, CAST(NULL AS VARCHAR) AS collation_schema,
+                   CAST(NULL AS VARCHAR) AS collation_name, CAST(NULL AS VARCHAR) AS domain_catalog,
+                   CAST(NULL AS VARCHAR) AS domain_schema, CAST(NULL AS VARCHAR) AS domain_name,
+                   'NO' AS is_identity, 'NEVER' AS is_generated, 'NO' AS is_updatable
+            FROM {s}.pg_attribute a
+            JOIN {s}.pg_class c ON c.oid = a.attrelid
+            JOIN {s}.pg_namespace n ON n.oid = c.relnamespace
+            LEFT JOIN {s}.pg_type_rows t ON t.oid = a.atttypid""",
+    ]
 
 
 def _macros() -> list[str]:

@@ -33,6 +33,8 @@ RELATIONS = {
     "pg_event_trigger", "pg_cast", "pg_stat_activity",
 }
 
+INFORMATION_SCHEMA_VIEWS = {"schemata", "tables", "columns"}
+
 FUNCTIONS = {
     "pg_get_userbyid", "pg_encoding_to_char", "pg_type_is_visible", "pg_function_is_visible", "format_type",
     "pg_get_expr", "pg_get_indexdef", "pg_get_constraintdef", "pg_get_triggerdef", "pg_get_viewdef",
@@ -129,6 +131,13 @@ def _table(table: exp.Table) -> exp.Table:
     schema = table.db.lower()
     if not isinstance(table.this, exp.Identifier):
         return _table_function(table)
+    if schema == "information_schema" and name in INFORMATION_SCHEMA_VIEWS:
+        table = table.copy()
+        table.set("db", exp.to_identifier(SCHEMA))
+        table.set("this", exp.to_identifier(f"information_schema_{name}"))
+        if table.args.get("alias") is None:
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
+        return table
     if name in RELATIONS and schema in ("", "pg_catalog") and isinstance(table.this, exp.Identifier):
         table = table.copy()
         table.set("db", exp.to_identifier(SCHEMA))
