@@ -184,7 +184,7 @@ def _cast(cast: exp.Cast) -> exp.Expression:
     if kind in ("REGCLASS", "REGTYPE") and isinstance(inner, exp.Literal) and inner.is_string:
         return _call(f"{kind.lower()}_oid", inner)
     if kind is not None:
-        return exp.cast(inner, "UINTEGER")
+        return exp.cast(inner, exp.DataType.build("UINTEGER", dialect="duckdb"))
     if isinstance(target, exp.DataType) and (
         target.this == exp.DataType.Type.NAME
         or (target.this == exp.DataType.Type.USERDEFINED and str(target.args.get("kind")).lower() == "char")
