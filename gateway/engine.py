@@ -46,7 +46,11 @@ class Engine:
         con = self.connection
         for statement in load_statements():
             con.execute(statement)
-        con.execute("SET TimeZone = 'UTC'")
+        # GLOBAL, or the setting would hold for this connection only and not for
+        # the cursors that sessions get.
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
+        # PostgreSQL divides integers by integers without a fraction (7 / 2 = 3).
+        con.execute("SET GLOBAL integer_division = true")
         con.execute("SET parquet_metadata_cache = true")
         if memory_limit:
             con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")

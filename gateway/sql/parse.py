@@ -93,13 +93,43 @@ def parse_one(sql: str) -> exp.Expression:
     try:
         trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
     except ParseError as error:
-        raise _syntax_error(error) from error
+        quoted = _quoted_keyword_labels(sql)
+        if quoted == sql:
+            raise _syntax_error(error) from error
+        try:
+            trees = sqlglot.parse(quoted, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
+        except (ParseError, TokenError):
+            raise _syntax_error(error) from error
     except TokenError as error:
         raise SqlSyntaxError(f"syntax error: {error}") from error
     trees = [tree for tree in trees if tree is not None]
     if len(trees) != 1:
         raise SqlSyntaxError("syntax error: expected exactly one statement")
     return trees[0]
+
+
+_LABEL_FOLLOWERS = {TokenType.COMMA, TokenType.FROM, TokenType.R_PAREN}
+
+
+def _quoted_keyword_labels(sql: str) -> str:
+    """Quote keywords used as column labels after AS (``... AS select, ...``).
+
+    PostgreSQL accepts any keyword there, and Metabase relies on it; sqlglot
+    30 does not, so the label is quoted. Found by tokens, not text patterns.
+    """
+    try:
+        tokens = sqlglot.tokenize(sql, read=READ_DIALECT)
+    except TokenError:
+        return sql
+    edits = []
+    for previous, token, following in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        if (previous.token_type == TokenType.ALIAS and following.token_type in _LABEL_FOLLOWERS
+                and token.token_type not in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING)
+                and token.text.isidentifier()):
+            edits.append((token.start, token.end + 1, token.text))
+    for start, end, text in reversed(edits):
+        sql = sql[:start] + '"' + text + '"' + sql[end:]
+    return sql
 
 
 def _syntax_error(error: ParseError) -> SqlSyntaxError:

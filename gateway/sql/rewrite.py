@@ -68,6 +68,8 @@ class QueryRewriter:
         return tree, plan
 
     def _measurement_of(self, table: exp.Table, cte_names: set[str]) -> tuple[str, str] | None:
+        if not isinstance(table.this, exp.Identifier) and table.db.lower() == "pgcompat":
+            return None  # a table macro of the catalog, such as pg_get_keywords()
         if not isinstance(table.this, exp.Identifier):
             _check_table_function(table)
             return None

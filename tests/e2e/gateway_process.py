@@ -44,6 +44,9 @@ def environment_for(settings: Settings) -> dict[str, str]:
     """Return the environment that gives ``lakegate serve`` the emulator credentials of ``settings``."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("AWS_", "AZURE_STORAGE_")) and key != "LAKEGATE_USERS"}
+    # A process time zone other than UTC, so every end-to-end test also checks
+    # that sessions read and write timestamps in UTC whatever the host's zone.
+    env["TZ"] = "America/New_York"
     s3 = settings.s3
     if s3.endpoint_url:
         env.update({"AWS_ENDPOINT_URL": s3.endpoint_url, "AWS_REGION": s3.region or "us-east-1",

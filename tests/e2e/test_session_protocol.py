@@ -64,6 +64,14 @@ def test_statement_timeout_cancels(local_gateway: GatewayProcess) -> None:
             connection.execute("SET statement_timeout = '5 fortnights'")
 
 
+def test_session_time_zone_is_utc(local_gateway: GatewayProcess) -> None:
+    with psycopg.connect(f"{local_gateway.dsn} dbname=telemetry", autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT current_setting('TimeZone'), CAST(TIMESTAMPTZ '2024-01-01 00:00' AS VARCHAR), 7 / 2"
+        ).fetchone()
+        assert row == ("UTC", "2024-01-01 00:00:00+00", 3)
+
+
 def test_pool_reset_statements(local_gateway: GatewayProcess) -> None:
     with psycopg.connect(f"{local_gateway.dsn} dbname=telemetry", autocommit=True) as connection:
         assert connection.execute("DISCARD ALL").statusmessage == "DISCARD ALL"

@@ -317,6 +317,12 @@ def _macros() -> list[str]:
         f"CREATE OR REPLACE MACRO {s}.to_regclass(relation_name) AS {s}.regclass_oid(relation_name)",
         f"CREATE OR REPLACE MACRO {s}.set_config(name, value, is_local) AS value",
         f"CREATE OR REPLACE MACRO {s}.pg_advisory_unlock_all() AS CAST(NULL AS VARCHAR)",
+        f"""CREATE OR REPLACE MACRO {s}.pg_get_keywords() AS TABLE
+            SELECT keyword_name AS word,
+                   CASE keyword_category WHEN 'reserved' THEN 'R' WHEN 'unreserved' THEN 'U'
+                        WHEN 'type_function' THEN 'T' ELSE 'C' END AS catcode,
+                   true AS barelabel, keyword_category AS catdesc, 'can be bare label' AS baredesc
+            FROM duckdb_keywords()""",
         f"CREATE OR REPLACE MACRO {s}.pg_cancel_backend(process_id) AS false",
         f"CREATE OR REPLACE MACRO {s}.pg_terminate_backend(process_id) AS false",
         f"CREATE OR REPLACE MACRO {s}.pg_total_relation_size(relation_oid) AS CAST(0 AS UINTEGER)",

@@ -85,7 +85,7 @@ def _is_catalog_table(node: exp.Expression) -> bool:
 
 def _rewrite_node(node: exp.Expression, session: SessionValues) -> exp.Expression:
     if isinstance(node, exp.Table):
-        return _table(node)
+        return _table(node, session)
     if isinstance(node, exp.Dot) and _is_pg_catalog(node.this) and not isinstance(node.expression, exp.Identifier):
         return node.expression  # a function call, or its replacement by a literal or pgcompat call
     if isinstance(node, exp.Collate) and "pg_catalog" in node.expression.sql().lower():
@@ -126,11 +126,13 @@ def _is_pg_catalog(node: exp.Expression) -> bool:
     return isinstance(node, (exp.Identifier, exp.Column)) and node.name.lower() == "pg_catalog"
 
 
-def _table(table: exp.Table) -> exp.Table:
+def _table(table: exp.Table, session: SessionValues) -> exp.Expression:
     name = table.name.lower()
     schema = table.db.lower()
     if not isinstance(table.this, exp.Identifier):
         return _table_function(table)
+    if name == "pg_settings" and schema in ("", "pg_catalog") and isinstance(table.this, exp.Identifier):
+        return _settings_relation(table, session)
     if schema == "information_schema" and name in INFORMATION_SCHEMA_VIEWS:
         table = table.copy()
         table.set("db", exp.to_identifier(SCHEMA))
@@ -146,19 +148,69 @@ def _table(table: exp.Table) -> exp.Table:
     return table
 
 
-def _table_function(table: exp.Table) -> exp.Table:
-    """Drop a ``pg_catalog.`` qualifier and name the single column after the alias.
+# Functions that are table functions in DuckDB too; any other function in FROM
+# is a scalar one that PostgreSQL treats as a one-row table.
+_TABLE_FUNCTIONS = {"generate_series", "range", "unnest", "explode", "generate_subscripts"}
 
-    In PostgreSQL ``FROM generate_series(1, 3) s`` makes ``s`` the value; in
-    DuckDB it would be the row, so the alias gets a column of the same name.
+
+_SETTINGS_COLUMNS = ["name", "setting", "unit", "category", "short_desc", "extra_desc", "context", "vartype",
+                     "source", "min_val", "max_val", "enumvals", "boot_val", "reset_val", "sourcefile",
+                     "sourceline", "pending_restart"]
+
+
+def _settings_relation(table: exp.Table, session: SessionValues) -> exp.Expression:
+    """Return pg_settings as rows of this session's settings (DuckDB's lists only its own)."""
+    values = {**_DEFAULT_SETTINGS, **session.settings}
+    rows = []
+    for name, setting in sorted(values.items()):
+        literals = [exp.Literal.string(name), exp.Literal.string(setting)] + [exp.null()] * 13
+        literals.append(exp.null())
+        literals.append(exp.false())
+        rows.append(exp.Tuple(expressions=literals))
+    alias = table.args.get("alias")
+    label = alias.name if isinstance(alias, exp.TableAlias) and alias.name else "pg_settings"
+    source = exp.Values(expressions=rows, alias=exp.TableAlias(
+        this=exp.to_identifier("settings"), columns=[exp.to_identifier(column) for column in _SETTINGS_COLUMNS]))
+    query = exp.select(exp.Star()).from_(source)
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(label)))
+
+
+def _table_function(table: exp.Table) -> exp.Expression:
+    """Make a function in FROM read as PostgreSQL reads it.
+
+    A ``pg_catalog.`` qualifier goes. ``pg_get_keywords()`` comes from
+    pgcompat. A scalar function such as ``string_to_array(...) s`` becomes the
+    one-row subquery ``(SELECT string_to_array(...) AS s) s``. And as in
+    PostgreSQL, ``FROM generate_series(1, 3) s`` makes ``s`` the value (in
+    DuckDB it would be the row), so the alias gets a column of that name.
     """
     table = table.copy()
     if table.db.lower() == "pg_catalog":
         table.set("db", None)
+    name = _function_name(table.this)
+    if name == "pg_get_keywords":
+        table.set("db", exp.to_identifier(SCHEMA))
+        return table
     alias = table.args.get("alias")
+    if name not in _TABLE_FUNCTIONS and not table.db:
+        label = alias.name if isinstance(alias, exp.TableAlias) and alias.name else name
+        query = exp.select(exp.alias_(table.this, label, quoted=True))
+        return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(label)))
     if isinstance(alias, exp.TableAlias) and alias.this is not None and not alias.columns:
         alias.set("columns", [exp.to_identifier(alias.name)])
     return table
+
+
+def _function_name(function: exp.Expression) -> str:
+    if isinstance(function, exp.Anonymous):
+        return str(function.this).lower()
+    if isinstance(function, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
+        return "generate_series"
+    if isinstance(function, exp.Unnest):
+        return "unnest"
+    if isinstance(function, exp.Func):
+        return function.sql_name().lower()
+    return ""
 
 
 def _operator(node: exp.Operator) -> exp.Expression:
@@ -174,6 +226,9 @@ def _operator(node: exp.Operator) -> exp.Expression:
 def _cast(cast: exp.Cast) -> exp.Expression:
     target = cast.to
     inner = cast.this
+    if (isinstance(target, exp.DataType) and target.this == exp.DataType.Type.ARRAY
+            and isinstance(inner, exp.Literal) and inner.is_string and inner.name.startswith("{")):
+        return exp.Cast(this=_array_literal(inner.name), to=target)
     if isinstance(target, exp.DataType) and target.this == exp.DataType.Type.TEXT and isinstance(inner, exp.Cast):
         kind = _object_identifier(inner.to)
         if kind in ("REGCLASS", "REGTYPE"):
@@ -191,6 +246,38 @@ def _cast(cast: exp.Cast) -> exp.Expression:
     ):
         return exp.cast(inner, "VARCHAR")
     return cast
+
+
+def _array_literal(text: str) -> exp.Array:
+    """Turn PostgreSQL's ``'{a,"b c",NULL}'`` array text into a list of string literals."""
+    items: list[exp.Expression] = []
+    body = text.strip()[1:-1]
+    current = ""
+    quoted = was_quoted = False
+    escaped = False
+    for char in body:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+            was_quoted = True
+        elif char == "," and not quoted:
+            items.append(_array_item(current, was_quoted))
+            current, was_quoted = "", False
+        else:
+            current += char
+    if body.strip():
+        items.append(_array_item(current, was_quoted))
+    return exp.Array(expressions=items)
+
+
+def _array_item(text: str, quoted: bool) -> exp.Expression:
+    if not quoted and text.strip().upper() == "NULL":
+        return exp.null()
+    return exp.Literal.string(text if quoted else text.strip())
 
 
 def _is_text_cast(node: exp.Expression | None) -> bool:
