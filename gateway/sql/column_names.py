@@ -1,7 +1,7 @@
 """PostgreSQL's names for unaliased result columns (``count``, ``int4``, ``?column?``).
 
 DuckDB names an unaliased column after its expression text, for example
-``count_star()``; clients and tools that read results by column name expect
+``count_star()``. Clients and tools that read results by column name expect
 PostgreSQL's choice, so the gateway aliases the outermost projections.
 """
 

@@ -1,9 +1,9 @@
 """Types of ``$n`` parameters the client left unspecified, inferred from their context.
 
 DuckDB 1.5.5 reports prepared-statement parameters as UNKNOWN, so the
-gateway infers each one as PostgreSQL would: from the type it is cast to,
-the expression it is compared with or combined with, the column an INSERT
-assigns it to, or BIGINT for LIMIT and OFFSET. A parameter with no such
+gateway infers each one as PostgreSQL would. The type comes from the cast
+applied to it, the expression it is compared or combined with, or the column
+an INSERT assigns it to, and LIMIT and OFFSET take BIGINT. A parameter with no such
 context stays unknown (sent as text).
 """
 
@@ -66,7 +66,11 @@ def _counterpart(parent: exp.Expression, child: exp.Expression) -> exp.Expressio
         left, right = parent.left, parent.right
         if isinstance(parent, (exp.DPipe, exp.Like, exp.ILike)):
             return exp.cast(exp.null(), "VARCHAR") if child in (left, right) else None
-        return right if child is left else left if child is right else None
+        if child is left:
+            return right
+        if child is right:
+            return left
+        return None
     return None
 
 

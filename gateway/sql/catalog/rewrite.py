@@ -53,7 +53,7 @@ _OPERATORS: dict[str, type[exp.Expression]] = {
 
 @dataclass(frozen=True)
 class SessionValues:
-    """What the session-dependent catalog functions return for one session."""
+    """Values of the session-dependent catalog functions for one session."""
 
     database: str
     user: str
@@ -65,8 +65,8 @@ class SessionValues:
 def rewrite_catalog(tree: exp.Expression, session: SessionValues) -> tuple[exp.Expression, bool]:
     """Return the rewritten tree and whether it reads the catalog (so the mirror should be fresh)."""
     reads_catalog = False
-    # Children before parents, so a parent sees its rewritten children (a
-    # pg_catalog.f() call whose f is itself replaced, a COLLATE inside an OPERATOR()).
+    # Children before parents, so that a parent gets its rewritten children: a
+    # pg_catalog.f() call whose f is replaced, or a COLLATE inside an OPERATOR().
     for node in reversed(list(tree.walk())):
         replaced = _rewrite_node(node, session)
         if replaced is not node or _is_catalog_table(node):

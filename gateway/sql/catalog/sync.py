@@ -1,9 +1,9 @@
 """Mirroring the store's databases and measurements as DuckDB schemas and typed empty views.
 
 The views exist only so that the catalog (pg_class, pg_attribute,
-information_schema) lists measurements with their columns; queries never
-read them, because the rewrite replaces measurement references with
-Parquet scans first.
+information_schema) lists measurements with their columns. Queries never
+read them, because the rewrite replaces measurement references with Parquet
+scans first.
 """
 
 from __future__ import annotations
@@ -57,22 +57,21 @@ class CatalogSync:
         with self._lock:
             if not force and time.monotonic() - self._refreshed_at < MIN_REFRESH_SECONDS:
                 return
-            wanted = self._wanted()
-            self._apply(wanted)
+            self._apply(self._stored_objects())
             self._refreshed_at = time.monotonic()
 
-    def _wanted(self) -> dict[tuple[str, str], list[Column]]:
-        wanted: dict[tuple[str, str], list[Column]] = {}
+    def _stored_objects(self) -> dict[tuple[str, str], list[Column]]:
+        stored: dict[tuple[str, str], list[Column]] = {}
         for database in self.measurements.databases():
             if database.lower() in SYSTEM_SCHEMAS:
                 continue
-            wanted[(database, "")] = []
+            stored[(database, "")] = []
             for measurement in self.measurements.measurements(database):
-                wanted[(database, measurement)] = self.measurements.columns(database, measurement)
-        return wanted
+                stored[(database, measurement)] = self.measurements.columns(database, measurement)
+        return stored
 
-    def _apply(self, wanted: dict[tuple[str, str], list[Column]]) -> None:
-        for (database, measurement), columns in wanted.items():
+    def _apply(self, stored: dict[tuple[str, str], list[Column]]) -> None:
+        for (database, measurement), columns in stored.items():
             if measurement == "":
                 if (database, "") not in self._views:
                     self.engine.execute_admin(f"CREATE SCHEMA IF NOT EXISTS {_identifier(database)}")
@@ -80,7 +79,7 @@ class CatalogSync:
                 self.engine.execute_admin(view_statement(database, measurement, columns))
             self._views[(database, measurement)] = columns
         # Views go before their schemas, so that DROP SCHEMA never finds a view it already removed.
-        stale = sorted((key for key in self._views if key not in wanted), key=lambda key: key[1] == "")
+        stale = sorted((key for key in self._views if key not in stored), key=lambda key: key[1] == "")
         for database, measurement in stale:
             if measurement:
                 self.engine.execute_admin(
