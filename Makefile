@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-AZURITE := node_modules/.bin/azurite-blob
+# Azurite (the Azure emulator) and pg (node-postgres, a client under test).
+NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
 
@@ -18,11 +19,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-$(AZURITE): package.json
+$(NODE_PACKAGES): package.json package-lock.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-install-test: install $(AZURITE)
+install-test: install $(NODE_PACKAGES)
 
 run: install
 	$(VENV)/bin/lakegate demo --data ./data --host $(HOST) --port $(PORT)

@@ -43,7 +43,7 @@ class GatewayProcess:
 def environment_for(settings: Settings) -> dict[str, str]:
     """Return the environment that gives ``lakegate serve`` the emulator credentials of ``settings``."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AWS_", "AZURE_STORAGE_")) and key != "LAKEGATE_USERS"}
+           if not key.startswith(("AWS_", "AZURE_STORAGE_"))}
     # A process time zone other than UTC, so every end-to-end test also checks
     # that sessions read and write timestamps in UTC whatever the host's zone.
     env["TZ"] = "America/New_York"
