@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -36,7 +36,7 @@ from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
 from gateway.sql.column_names import name_result_columns
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
-from gateway.sql.parameter_types import infer_parameter_types
+from gateway.sql.parameter_types import infer_parameter_types, typed_parameters
 from gateway.sql.parameters import substitute_parameters
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.rewrite import QueryRewriter, ScanPlan
@@ -59,6 +59,8 @@ class Prepared:
     parameter_count: int
     tree: exp.Expression | None = None
     kind: str = "command"  # "query", "insert", "command" or "empty"
+    #: DuckDB type of each parameter, declared by the client or inferred; None where unknown.
+    parameter_types: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Session:
 
     def _describe(self, prepared: Prepared) -> pa.Schema | None:
         if prepared.kind == "query" and prepared.tree is not None:
-            tree = name_result_columns(prepared.tree.copy())
+            tree = typed_parameters(name_result_columns(prepared.tree.copy()), prepared.parameter_types)
             sql, _ = self._rewrite(tree, [None] * prepared.parameter_count)
             return self._describe_sql(sql, prepared.parameter_count)
         if prepared.kind == "command" and prepared.words and prepared.words[0].upper in ("SHOW", "EXPLAIN"):
@@ -211,7 +213,7 @@ class Session:
         if self.transaction.status == "failed" and not _ends_transaction(prepared.words):
             raise _InFailedTransaction()
         if prepared.kind == "query" and prepared.tree is not None:
-            return self._query(prepared.tree, params)
+            return self._query(prepared.tree, params, prepared.parameter_types)
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
             result = insert_command.insert(prepared.tree, self.measurements, self.database,
                                            lambda tree: self._query_table(tree, params))
@@ -246,6 +248,8 @@ class Session:
             return Result(tag="ROLLBACK")
         if first in ("SAVEPOINT", "RELEASE"):
             return self._savepoint(first)
+        if first == "DEALLOCATE":
+            return _deallocate(words)
         if first in _CHATTER_TAGS:
             return Result(tag=_CHATTER_TAGS[first](words))
         if first == "SHOW":
@@ -267,8 +271,10 @@ class Session:
 
     # Queries
 
-    def _query(self, tree: exp.Expression, params: list[object]) -> Result:
-        sql, plan = self._rewrite(name_result_columns(tree.copy()), params)
+    def _query(self, tree: exp.Expression, params: list[object],
+               parameter_types: list[str | None] | None = None) -> Result:
+        tree = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
+        sql, plan = self._rewrite(tree, params)
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
         self.cursor.execute(sql, params or None)
@@ -281,7 +287,7 @@ class Session:
         return self.cursor.execute(sql, params or None).to_arrow_table()
 
     def _rewrite(self, tree: exp.Expression, params: list[object]) -> tuple[str, ScanPlan]:
-        tree, reads_catalog = rewrite_catalog(tree.copy(), self._session_values())
+        tree, reads_catalog = rewrite_catalog(tree.copy(), self._session_values(), params)
         if reads_catalog:
             self.catalog.refresh()
         rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
@@ -402,7 +408,6 @@ def _with_type_names(schema: pa.Schema, types: list[str]) -> pa.Schema:
 # here (no cursors, prepared SQL statements or notifications): tag only.
 _CHATTER_TAGS = {
     "DISCARD": lambda words: "DISCARD " + (words[1].upper if len(words) > 1 else "ALL"),
-    "DEALLOCATE": lambda words: "DEALLOCATE" + (" ALL" if any(w.upper == "ALL" for w in words) else ""),
     "UNLISTEN": lambda words: "UNLISTEN",
     "LISTEN": lambda words: "LISTEN",
     "CLOSE": lambda words: "CLOSE CURSOR" + (" ALL" if any(w.upper == "ALL" for w in words) else ""),
@@ -418,6 +423,16 @@ _PRIVILEGED_WORDS = {"ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "PRAGMA", "
 
 def _is_command(words: list[parse.Word]) -> bool:
     return bool(words) and not words[0].quoted and words[0].upper in _COMMAND_WORDS
+
+
+def _deallocate(words: list[parse.Word]) -> Result:
+    """DEALLOCATE [PREPARE] name | ALL: the wire layer drops the protocol-level statement."""
+    names = [word for word in words[1:] if word.upper != "PREPARE"]
+    if len(names) != 1:
+        raise SqlSyntaxError("syntax error in DEALLOCATE statement", hint="DEALLOCATE name or DEALLOCATE ALL")
+    if names[0].upper == "ALL" and not names[0].quoted:
+        return Result(tag="DEALLOCATE ALL", deallocate="")
+    return Result(tag="DEALLOCATE", deallocate=names[0].text)
 
 
 def _ends_transaction(words: list[parse.Word]) -> bool:

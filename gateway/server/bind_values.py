@@ -23,6 +23,9 @@ def decode(value: bytes | None, type_oid: int, format_code: int) -> object:
     if format_code == 1:
         return _decode_binary(value, type_oid)
     text = value.decode()
+    if type_oid in _ARRAY_ELEMENTS:
+        element_oid = _ARRAY_ELEMENTS[type_oid]
+        return [None if item is None else decode(item.encode(), element_oid, 0) for item in parse_array_text(text)]
     try:
         if type_oid in _INTEGER_OIDS:
             return int(text)
@@ -105,6 +108,37 @@ def _array(value: bytes) -> list[object]:
         items.append(_decode_binary(value[position:position + length], element_oid))
         position += length
     return items
+
+
+def parse_array_text(text: str) -> list[str | None]:
+    """Split PostgreSQL's one-dimensional array text ``{a,"b c",NULL}`` into items."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise InvalidTextRepresentation(f'malformed array literal: "{text}"',
+                                        detail='array value must start with "{"')
+    items: list[str | None] = []
+    current, quoted, was_quoted, escaped = "", False, False, False
+    for char in body[1:-1]:
+        if escaped:
+            current, escaped = current + char, False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted, was_quoted = not quoted, True
+        elif char == "," and not quoted:
+            items.append(_array_item(current, was_quoted))
+            current, was_quoted = "", False
+        else:
+            current += char
+    if body[1:-1].strip():
+        items.append(_array_item(current, was_quoted))
+    return items
+
+
+def _array_item(text: str, quoted: bool) -> str | None:
+    if quoted:
+        return text
+    return None if text.strip().upper() == "NULL" else text.strip()
 
 
 def _numeric(value: bytes) -> Decimal:

@@ -24,7 +24,15 @@ from gateway.errors import GatewayError, InternalError, InvalidName, ProtocolVio
 from gateway.server import messages as msg
 from gateway.server.auth import InvalidPassword
 from gateway.server.bind_values import decode
-from gateway.server.pgtypes import TEXT, PgType, encode_binary, encode_text, pg_type, pg_type_of_duckdb
+from gateway.server.pgtypes import (
+    TEXT,
+    PgType,
+    duckdb_type_of_oid,
+    encode_binary,
+    encode_text,
+    pg_type,
+    pg_type_of_duckdb,
+)
 from gateway.session import DUCKDB_TYPE_KEY, Prepared, Session
 from gateway.sql.results import Result
 
@@ -308,12 +316,15 @@ class Connection(BuenaVistaHandler):
             raise _duplicate_statement(parsed.statement)
         prepared = self.session.prepare(parsed.query)
         oids = list(parsed.parameter_oids) + [0] * (prepared.parameter_count - len(parsed.parameter_oids))
-        self.statements[parsed.statement] = Statement(prepared, oids)
+        statement = Statement(prepared, oids)
+        self._set_parameter_types(statement)
+        self.statements[parsed.statement] = statement
         self.out.send(msg.parse_complete())
 
     def _bind(self, payload: bytes) -> None:
         bind = msg.parse_bind(payload)
         statement = self._statement(bind.statement)
+        self._infer_parameter_oids(statement)
         formats = msg.formats_for(bind.parameter_formats, len(bind.values))
         if len(bind.values) != statement.prepared.parameter_count:
             raise ProtocolViolation(
@@ -353,6 +364,11 @@ class Connection(BuenaVistaHandler):
             kind = pg_type_of_duckdb(inferred[index]) if oid == 0 else None
             if kind is not None:
                 statement.parameter_oids[index] = kind.oid
+        self._set_parameter_types(statement)
+
+    @staticmethod
+    def _set_parameter_types(statement: Statement) -> None:
+        statement.prepared.parameter_types = [duckdb_type_of_oid(oid) for oid in statement.parameter_oids]
 
     def _execute(self, payload: bytes) -> None:
         assert self.session is not None
@@ -370,6 +386,13 @@ class Connection(BuenaVistaHandler):
             self.portals.pop(name, None)
         self.out.send(msg.close_complete())
 
+    def _deallocate(self, name: str) -> None:
+        if name == "":
+            self.statements = {key: value for key, value in self.statements.items() if key == ""}
+            return
+        self._statement(name)
+        del self.statements[name]
+
     def _flush(self, payload: bytes) -> None:
         self.out.flush()
 
@@ -385,6 +408,8 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.notice_response(notice))
         for name, value in result.parameter_status.items():
             self.out.send(msg.parameter_status(name, value))
+        if result.deallocate is not None:
+            self._deallocate(result.deallocate)
         if not result.returns_rows:
             self.out.send(msg.command_complete(result.tag) if result.tag else msg.empty_query_response())
             return

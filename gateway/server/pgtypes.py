@@ -113,6 +113,23 @@ _DUCKDB_NAMES: dict[str, PgType] = {
 }
 
 
+# The DuckDB type a parameter declared with each PostgreSQL type OID is cast to.
+_OID_TO_DUCKDB = {16: "BOOLEAN", 17: "BLOB", 20: "BIGINT", 21: "SMALLINT", 23: "INTEGER", 25: "VARCHAR",
+                  26: "UINTEGER", 114: "JSON", 700: "FLOAT", 701: "DOUBLE", 1043: "VARCHAR", 1082: "DATE",
+                  1083: "TIME", 1114: "TIMESTAMP", 1184: "TIMESTAMPTZ", 1186: "INTERVAL", 1700: "DOUBLE",
+                  2950: "UUID", 3802: "JSON", 19: "VARCHAR", 18: "VARCHAR", 1042: "VARCHAR"}
+
+
+def duckdb_type_of_oid(oid: int) -> str | None:
+    """Return the DuckDB type for a parameter of PostgreSQL type ``oid``; None for 0 or unknown OIDs."""
+    if oid in _OID_TO_DUCKDB:
+        return _OID_TO_DUCKDB[oid]
+    for element, array in ARRAY_OIDS.items():
+        if array == oid and element in _OID_TO_DUCKDB:
+            return _OID_TO_DUCKDB[element] + "[]"
+    return None
+
+
 def pg_type_of_duckdb(name: str | None) -> PgType | None:
     """Return the PostgreSQL type of a DuckDB type name such as ``DECIMAL(18,3)`` or ``BIGINT[]``."""
     if not name:

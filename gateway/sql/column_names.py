@@ -68,8 +68,8 @@ def column_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Func):
         name = node.sql_name().lower()
         return _SQL_NAMES.get(name, name)
-    if isinstance(node, exp.Boolean):
-        return "bool"
+    if isinstance(node, exp.Interval):
+        return "interval"
     return UNNAMED
 
 

@@ -36,6 +36,36 @@ def infer_parameter_types(
     return types
 
 
+def typed_parameters(tree: exp.Expression, types: list[str | None]) -> exp.Expression:
+    """Cast each ``$n`` to its known type, so results have the types the client was told.
+
+    A parameter of unknown type that is a result column on its own becomes
+    VARCHAR, as PostgreSQL makes it text. Other unknown ones stay as they
+    are, for DuckDB to type from their context.
+    """
+    def cast(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Parameter) or not node.name.isdigit():
+            return node
+        index = int(node.name) - 1
+        known = types[index] if 0 <= index < len(types) else None
+        if known is not None:
+            return exp.Cast(this=node.copy(), to=exp.DataType.build(known, dialect="duckdb"))
+        if _is_projection(node):
+            return exp.Cast(this=node.copy(), to=exp.DataType.build("VARCHAR"))
+        return node
+
+    if isinstance(tree, exp.Insert):
+        return tree  # values are cast to the measurement's column types on the way in
+    return tree.transform(cast)
+
+
+def _is_projection(node: exp.Expression) -> bool:
+    parent = node.parent
+    if isinstance(parent, exp.Alias):
+        parent = parent.parent
+    return isinstance(parent, exp.Select) and node.arg_key in ("expressions", "this")
+
+
 def _infer(node: exp.Parameter, tree: exp.Expression, type_of: ExpressionTyper,
            column_type: ColumnTyper) -> str | None:
     child: exp.Expression = node

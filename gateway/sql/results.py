@@ -23,6 +23,8 @@ class Result:
     notices: list[str] = field(default_factory=list)
     #: Reported settings the statement changed, sent to the client as ParameterStatus.
     parameter_status: dict[str, str] = field(default_factory=dict)
+    #: Prepared statement a DEALLOCATE names ("" for ALL); None for other statements.
+    deallocate: str | None = None
 
     @property
     def returns_rows(self) -> bool:

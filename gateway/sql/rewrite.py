@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlglot import exp
+from sqlglot.errors import ParseError
 
 from gateway.errors import FeatureNotSupported, InsufficientPrivilege
 from gateway.sql.measurements import Column, MeasurementFiles, Measurements
@@ -65,6 +66,7 @@ class QueryRewriter:
             files = self.measurements.files(database, name, self._range_for(table))
             plan.scans.append(files)
             table.replace(self._scan(table, files))
+        _drop_database_qualifiers(tree)
         return tree, plan
 
     def _measurement_of(self, table: exp.Table, cte_names: set[str]) -> tuple[str, str] | None:
@@ -113,9 +115,17 @@ class QueryRewriter:
         return subquery
 
 
+def _drop_database_qualifiers(tree: exp.Expression) -> None:
+    """Make ``db.m.column`` read ``m.column``: the scan subquery is aliased by the measurement name."""
+    for column in tree.find_all(exp.Column):
+        if column.args.get("db") is not None and column.db.lower() not in SYSTEM_SCHEMAS:
+            column.set("db", None)
+
+
 def _scan_query(measurements: Measurements, columns: list[Column], files: MeasurementFiles) -> exp.Expression:
     empty = exp.select(*[
-        exp.alias_(exp.cast(exp.null(), column.type), column.name, quoted=True) for column in columns
+        exp.alias_(exp.cast(exp.null(), _duckdb_type(column.type)), column.name, quoted=True)
+        for column in columns
     ]).where(exp.false())
     if not files.chosen:
         return empty
@@ -127,6 +137,14 @@ def _scan_query(measurements: Measurements, columns: list[Column], files: Measur
     ])
     data = exp.select(exp.Star()).from_(exp.Table(this=read))
     return exp.Union(this=empty, expression=data, distinct=False, by_name=True)
+
+
+def _duckdb_type(name: str) -> exp.DataType:
+    """Build a DuckDB type from a Parquet column's DuckDB type name (UBIGINT, DECIMAL(18,3) ...)."""
+    try:
+        return exp.DataType.build(name, dialect="duckdb")
+    except ParseError:
+        return exp.DataType.build(name, dialect="duckdb", udt=True)
 
 
 def _enclosing_select(table: exp.Table) -> exp.Select | None:

@@ -60,6 +60,7 @@ class SessionSettings:
             "extra_float_digits": "1",
             "max_identifier_length": "63",
             "statement_timeout": "0",
+            "server_version_num": "150000",
         }
 
     # Parameters reported to the client at start-up, in PostgreSQL's spelling.
@@ -86,7 +87,8 @@ class SessionSettings:
             return table_result("SHOW", text_table(["name", "setting"], rows))
         if name not in self.values:
             raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
-        return table_result("SHOW", text_table([name], [[self.values[name]]]))
+        label = self.REPORTED.get(name, name)
+        return table_result("SHOW", text_table([label], [[self.values[name]]]))
 
     def set(self, words: list[Word]) -> Result:
         """Run ``SET [SESSION | LOCAL] name {TO | =} value`` or ``RESET name``; returns tag SET or RESET."""

@@ -45,12 +45,12 @@ def test_psql_lists_schemas_and_databases(local_gateway: GatewayProcess) -> None
 def test_psql_describes_measurement(local_gateway: GatewayProcess) -> None:
     _load(local_gateway)
     assert _psql(local_gateway, "-At", "-c", r"\d cpu") == [
-        "time|timestamp with time zone|||",
+        "time|timestamp with time zone||not null|",
         "host|text|||",
         "usage|double precision|||",
     ]
     assert _psql(local_gateway, "-At", "-c", r"\d+ other.disk")[:2] == [
-        "time|timestamp with time zone||||plain|||",
+        "time|timestamp with time zone||not null||plain|||",
         "used|double precision||||plain|||",
     ]
 

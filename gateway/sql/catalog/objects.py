@@ -171,7 +171,7 @@ def statements(user: str = "lakegate") -> list[str]:
                    CAST(coalesce(t.typlen, -1) AS SMALLINT) AS attlen, CAST(c.column_index AS SMALLINT) AS attnum,
                    0 AS attndims, -1 AS attcacheoff, -1 AS atttypmod, coalesce(t.typbyval, false) AS attbyval,
                    coalesce(t.typalign, 'i') AS attalign, coalesce(t.typstorage, 'p') AS attstorage,
-                   '' AS attcompression, false AS attnotnull, false AS atthasdef, false AS atthasmissing,
+                   '' AS attcompression, c.column_name = 'time' AS attnotnull, false AS atthasdef, false AS atthasmissing,
                    '' AS attidentity, '' AS attgenerated, false AS attisdropped, true AS attislocal,
                    0 AS attinhcount, CAST(0 AS UINTEGER) AS attcollation, CAST(NULL AS VARCHAR[]) AS attacl,
                    CAST(NULL AS VARCHAR[]) AS attoptions, CAST(NULL AS VARCHAR[]) AS attfdwoptions
@@ -242,7 +242,8 @@ def _information_schema() -> list[str]:
         f"""CREATE OR REPLACE VIEW {s}.information_schema_columns AS
             SELECT '{CATALOG_NAME}' AS table_catalog, n.nspname AS table_schema, c.relname AS table_name,
                    a.attname AS column_name, CAST(a.attnum AS INTEGER) AS ordinal_position,
-                   CAST(NULL AS VARCHAR) AS column_default, 'YES' AS is_nullable,
+                   CAST(NULL AS VARCHAR) AS column_default,
+                   CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable,
                    CASE WHEN t.typcategory = 'A' THEN 'ARRAY' ELSE t.display END AS data_type,
                    CAST(NULL AS INTEGER) AS character_maximum_length,
                    CAST(NULL AS INTEGER) AS character_octet_length,

@@ -15,8 +15,8 @@ references are replaced:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -51,7 +51,7 @@ _OPERATORS: dict[str, type[exp.Expression]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SessionValues:
     """Values of the session-dependent catalog functions for one session."""
 
@@ -60,10 +60,17 @@ class SessionValues:
     version: str
     process_id: int
     settings: Mapping[str, str]
+    parameters: list[object] = dataclasses.field(default_factory=list)
 
 
-def rewrite_catalog(tree: exp.Expression, session: SessionValues) -> tuple[exp.Expression, bool]:
-    """Return the rewritten tree and whether it reads the catalog (so the mirror should be fresh)."""
+def rewrite_catalog(tree: exp.Expression, session: SessionValues,
+                    params: list[object] | None = None) -> tuple[exp.Expression, bool]:
+    """Return the rewritten tree and whether it reads the catalog (so the mirror should be fresh).
+
+    ``params`` are the bound values of $1, $2 ...; a setting name passed to
+    current_setting() as a parameter is read from them.
+    """
+    session = dataclasses.replace(session, parameters=list(params or []))
     reads_catalog = False
     # Children before parents, so that a parent gets its rewritten children: a
     # pg_catalog.f() call whose f is replaced, or a COLLATE inside an OPERATOR().
@@ -92,6 +99,8 @@ def _rewrite_node(node: exp.Expression, session: SessionValues) -> exp.Expressio
         return node.this
     if isinstance(node, exp.Operator):
         return _operator(node)
+    if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
+        return _any_of_array(node)
     if isinstance(node, exp.Cast):
         return _cast(node)
     if isinstance(node, exp.DataType):
@@ -213,6 +222,16 @@ def _function_name(function: exp.Expression) -> str:
     return ""
 
 
+def _any_of_array(node: exp.EQ) -> exp.Expression:
+    """Turn ``x = ANY($1)`` into ``list_contains($1, x)``: DuckDB reads ANY(...) as a subquery only."""
+    target = node.expression.this
+    while isinstance(target, exp.Paren):
+        target = target.this
+    if isinstance(target, (exp.Subquery, exp.Query)):
+        return node
+    return exp.Anonymous(this="list_contains", expressions=[target, node.this])
+
+
 def _operator(node: exp.Operator) -> exp.Expression:
     symbol = str(node.args.get("operator", "")).split(".")[-1].strip()
     negated = symbol.startswith("!") and symbol not in ("!=",)
@@ -236,6 +255,11 @@ def _cast(cast: exp.Cast) -> exp.Expression:
     kind = _object_identifier(target)
     if kind in ("REGCLASS", "REGTYPE") and _is_text_cast(cast.parent):
         return cast  # the enclosing ::text cast turns this into a name lookup
+    if kind == "REGPROC" and isinstance(inner, exp.Literal) and inner.is_string:
+        return exp.Literal.string(inner.name.split(".")[-1])  # pg_type.typinput holds function names
+    if (isinstance(target, exp.DataType) and target.this in (exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY)
+            and isinstance(inner, exp.Literal) and inner.is_string and _is_hex_bytea(inner.name)):
+        return exp.Anonymous(this="from_hex", expressions=[exp.Literal.string(inner.name[2:])])
     if kind in ("REGCLASS", "REGTYPE") and isinstance(inner, exp.Literal) and inner.is_string:
         return _call(f"{kind.lower()}_oid", inner)
     if kind is not None:
@@ -246,6 +270,16 @@ def _cast(cast: exp.Cast) -> exp.Expression:
     ):
         return exp.cast(inner, "VARCHAR")
     return cast
+
+
+def _is_hex_bytea(text: str) -> bool:
+    """Tell whether a string is PostgreSQL's hex bytea format, ``\\x`` and pairs of hex digits.
+
+    DuckDB reads ``'\\x00ff'::BLOB`` as the byte 0x00 and the characters
+    "ff"; its own escapes (``'\\x00\\xFF'``) are not hex format and stay as they are.
+    """
+    digits = text[2:]
+    return text.startswith("\\x") and len(digits) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in digits)
 
 
 def _array_literal(text: str) -> exp.Array:
@@ -312,9 +346,10 @@ def _function(node: exp.Expression, session: SessionValues) -> exp.Expression:
         return exp.Literal.string(session.version)
     if name == "pg_backend_pid":
         return exp.Literal.number(session.process_id)
-    if name == "current_setting" and node.expressions and isinstance(node.expressions[0], exp.Literal):
-        setting = node.expressions[0].name.lower()
-        return exp.Literal.string(session.settings.get(setting, _DEFAULT_SETTINGS.get(setting, "")))
+    if name == "current_setting" and node.expressions:
+        setting = _setting_name(node.expressions[0], session.parameters)
+        if setting is not None:
+            return exp.Literal.string(session.settings.get(setting, _DEFAULT_SETTINGS.get(setting, "")))
     if name == "json_build_object":
         pairs = [exp.cast(arg, "VARCHAR") if index % 2 == 0 else arg for index, arg in enumerate(node.expressions)]
         return exp.Anonymous(this="json_object", expressions=pairs)
@@ -323,6 +358,19 @@ def _function(node: exp.Expression, session: SessionValues) -> exp.Expression:
     if name in FUNCTIONS:
         return _call(name, *node.expressions)
     return node
+
+
+def _setting_name(argument: exp.Expression, parameters: list[object]) -> str | None:
+    """Return the setting name a current_setting() argument holds, literal or bound parameter."""
+    while isinstance(argument, (exp.Cast, exp.Paren)):
+        argument = argument.this
+    if isinstance(argument, exp.Literal):
+        return argument.name.lower()
+    if isinstance(argument, exp.Parameter) and argument.name.isdigit():
+        index = int(argument.name) - 1
+        value = parameters[index] if 0 <= index < len(parameters) else None
+        return str(value).lower() if value is not None else ""
+    return None
 
 
 # Settings clients read with current_setting() that the session does not track.

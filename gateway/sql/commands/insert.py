@@ -190,6 +190,10 @@ def _field_values(values: pa.ChunkedArray, known: Column | None, measurement: st
 
 def _normalised(values: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = values.type
+    if pa.types.is_interval(kind) or pa.types.is_duration(kind):
+        raise FeatureNotSupported(
+            "interval values cannot be stored", detail="Parquet has no type for month-day-nanosecond intervals",
+            hint="store the interval as a number, for example extract(epoch FROM value)")
     if pa.types.is_decimal(kind):
         return pc.cast(values, pa.float64())
     if pa.types.is_null(kind):
