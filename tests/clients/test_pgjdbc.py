@@ -141,3 +141,13 @@ def test_catalog_tables(outputs: dict[str, Output]) -> None:
     # "telemetry" (the database) where PostgreSQL reports "public".
     for output in outputs.values():
         assert output.get("tables", "").endswith(".m TABLE"), output.get("tables")
+
+
+def test_catalog_primary_keys(outputs: dict[str, Output]) -> None:
+    # Measurements have no primary key, and the oracle's table m has none either.
+    _assert_both(outputs, "primarykeys", "")
+
+
+def test_catalog_type_info(outputs: dict[str, Output]) -> None:
+    _assert_both(outputs, "typeinfo.int8", "true")
+    _assert_both(outputs, "typeinfo.timestamptz", "true")

@@ -318,6 +318,10 @@ def _macros() -> list[str]:
         f"CREATE OR REPLACE MACRO {s}.to_regclass(relation_name) AS {s}.regclass_oid(relation_name)",
         f"CREATE OR REPLACE MACRO {s}.set_config(name, value, is_local) AS value",
         f"CREATE OR REPLACE MACRO {s}.pg_advisory_unlock_all() AS CAST(NULL AS VARCHAR)",
+        # PostgreSQL's version returns one (x, n) row per element. pgjdbc calls
+        # it only on pg_index keys, and pg_index is empty here, so one struct
+        # of the first element suffices for its queries to bind.
+        f"CREATE OR REPLACE MACRO {s}._pg_expandarray(list) AS {{'x': list[1], 'n': 1}}",
         f"""CREATE OR REPLACE MACRO {s}.pg_get_keywords() AS TABLE
             SELECT keyword_name AS word,
                    CASE keyword_category WHEN 'reserved' THEN 'R' WHEN 'unreserved' THEN 'U'

@@ -42,7 +42,7 @@ FUNCTIONS = {
     "pg_get_statisticsobjdef_columns", "pg_relation_is_publishable", "pg_is_in_recovery", "obj_description",
     "col_description", "shobj_description", "array_upper", "array_lower", "quote_ident", "to_regtype",
     "to_regclass", "set_config", "pg_advisory_unlock_all", "pg_cancel_backend", "pg_terminate_backend",
-    "pg_total_relation_size", "pg_relation_size", "pg_database_size",
+    "pg_total_relation_size", "_pg_expandarray", "pg_relation_size", "pg_database_size",
 }
 
 _OPERATORS: dict[str, type[exp.Expression]] = {
@@ -93,7 +93,8 @@ def _is_catalog_table(node: exp.Expression) -> bool:
 def _rewrite_node(node: exp.Expression, session: SessionValues) -> exp.Expression:
     if isinstance(node, exp.Table):
         return _table(node, session)
-    if isinstance(node, exp.Dot) and _is_pg_catalog(node.this) and not isinstance(node.expression, exp.Identifier):
+    if (isinstance(node, exp.Dot) and (_is_pg_catalog(node.this) or _is_information_schema(node.this))
+            and not isinstance(node.expression, exp.Identifier)):
         return node.expression  # a function call, or its replacement by a literal or pgcompat call
     if isinstance(node, exp.Collate) and "pg_catalog" in node.expression.sql().lower():
         return node.this
@@ -129,6 +130,10 @@ def _unqualified_type(data_type: exp.DataType) -> exp.Expression:
         return exp.DataType.build(name, dialect="postgres")
     except (ValueError, ParseError):
         return data_type
+
+
+def _is_information_schema(node: exp.Expression) -> bool:
+    return isinstance(node, (exp.Identifier, exp.Column)) and node.name.lower() == "information_schema"
 
 
 def _is_pg_catalog(node: exp.Expression) -> bool:
