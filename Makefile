@@ -8,7 +8,7 @@ NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
 
-.PHONY: install install-test run demo test check clean
+.PHONY: install install-test run demo test clients-report check clean
 
 # constraints.txt pins every package to versions tested together, so the
 # resolver has nothing to search and installs the same set everywhere.
@@ -32,6 +32,10 @@ demo: run
 
 test: install-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Rewrites docs/clients.md from a run of the real-client tests.
+clients-report: install-test
+	$(PY) -m tests.clients.report
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
