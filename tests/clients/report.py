@@ -34,6 +34,7 @@ CLIENTS = [
     ("test_sqlalchemy", "SQLAlchemy 2 (psycopg, psycopg2)", "dialect initialisation, Core, Inspector, autoload"),
     ("test_pandas", "pandas", "read_sql and read_sql_table on both dialects"),
     ("test_node_pg", "node-postgres", "rows, typed and untyped parameters, errors, cancel"),
+    ("test_tls_scram", "all of the above but pandas", "SCRAM-SHA-256 login over TLS; a wrong password gets 28P01"),
 ]
 
 KNOWN_LIMITS = [

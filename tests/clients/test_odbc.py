@@ -36,7 +36,7 @@ EXPECTED_ROWS = [
 ]
 
 
-def _driver() -> str:
+def odbc_driver() -> str:
     if DEBIAN_DRIVER.exists():
         return str(DEBIAN_DRIVER)
     assert REGISTERED_DRIVER in pyodbc.drivers(), "psqlODBC is not installed; .ci/run installs odbc-postgresql"
@@ -45,7 +45,7 @@ def _driver() -> str:
 
 @contextmanager
 def _connection(server: Server, *, autocommit: bool = True) -> Iterator[pyodbc.Connection]:
-    connection = pyodbc.connect(f"DRIVER={{{_driver()}}};SERVER={server.host};PORT={server.port};"
+    connection = pyodbc.connect(f"DRIVER={{{odbc_driver()}}};SERVER={server.host};PORT={server.port};"
                                 f"DATABASE={server.database};UID={server.user}", autocommit=autocommit, timeout=10)
     try:
         yield connection
