@@ -386,6 +386,9 @@ class Connection(BuenaVistaHandler):
             self.portals.pop(name, None)
         self.out.send(msg.close_complete())
 
+    def _time_zone(self) -> str:
+        return self.session.settings.values.get("timezone", "UTC") if self.session else "UTC"
+
     def _deallocate(self, name: str) -> None:
         if name == "":
             self.statements = {key: value for key, value in self.statements.items() if key == ""}
@@ -419,13 +422,13 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.row_description(_fields(result.schema, formats)))
         if portal is None:
             sent = 0
-            for row in _encode_rows(result, formats):
+            for row in _encode_rows(result, formats, self._time_zone()):
                 self.out.send(msg.data_row(row))
                 sent += 1
             self.out.send(msg.command_complete(_tag(result, sent)))
             return
         if portal.rows is None:
-            portal.rows = _encode_rows(result, formats)
+            portal.rows = _encode_rows(result, formats, self._time_zone())
         self._send_portal_rows(portal, result, max_rows)
 
     def _send_portal_rows(self, portal: Portal, result: Result, max_rows: int) -> None:
@@ -507,13 +510,13 @@ def _kinds(schema: pa.Schema) -> list[PgType]:
     return kinds
 
 
-def _encode_rows(result: Result, formats: list[int]) -> Iterator[list[bytes | None]]:
+def _encode_rows(result: Result, formats: list[int], time_zone: str) -> Iterator[list[bytes | None]]:
     assert result.schema is not None
     kinds = _kinds(result.schema)
     codes = msg.formats_for(formats, len(kinds))
     for batch in result.batches:
         columns = [
-            encode_binary(column, kind) if code == 1 else encode_text(column, kind)
+            encode_binary(column, kind) if code == 1 else encode_text(column, kind, time_zone)
             for column, kind, code in zip(batch.columns, kinds, codes, strict=True)
         ]
         yield from (list(row) for row in zip(*columns, strict=True)) if columns else ()

@@ -267,8 +267,12 @@ def _array_text(values: list[object], oid: int) -> str:
     return "{" + ",".join(items) + "}"
 
 
-def encode_text(array: pa.Array, kind: PgType) -> list[bytes | None]:
-    """Encode one column in text format; None stands for SQL NULL."""
+def encode_text(array: pa.Array, kind: PgType, time_zone: str = "UTC") -> list[bytes | None]:
+    """Encode one column in text format; None stands for SQL NULL.
+
+    timestamptz values are shown in ``time_zone`` (the session's TimeZone)
+    with their offset, as PostgreSQL shows them.
+    """
     if kind.oid in (TEXT.oid, VARCHAR.oid) and pa.types.is_string(array.type):
         return [None if value is None else value.encode() for value in array.to_pylist()]
     if kind.oid in (INT2.oid, INT4.oid, INT8.oid, OID.oid):
@@ -276,7 +280,9 @@ def encode_text(array: pa.Array, kind: PgType) -> list[bytes | None]:
     if kind.oid == UUID.oid and pa.types.is_fixed_size_binary(array.type):
         return [None if value is None else _uuid_text(value).encode() for value in array.to_pylist()]
     if kind.oid == TIMESTAMPTZ.oid:
-        return _timestamp_text(array, "+00")
+        if _is_utc(time_zone):
+            return _timestamp_text(array, "+00")
+        return _zoned_timestamp_text(array, time_zone)
     if kind.oid == TIMESTAMP.oid:
         return _timestamp_text(array, "")
     return [None if value is None else _text_value(value, kind.oid).encode() for value in array.to_pylist()]
@@ -292,6 +298,44 @@ def _timestamp_text(array: pa.Array, suffix: str) -> list[bytes | None]:
         moment = _EPOCH + timedelta(microseconds=value)
         result.append((format_timestamp(moment) + suffix).encode())
     return result
+
+
+_UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "+00", "+00:00", "0", "default", "'utc'"}
+
+
+def _is_utc(time_zone: str) -> bool:
+    return time_zone.strip().strip("'").lower() in _UTC_NAMES
+
+
+def _zoned_timestamp_text(array: pa.Array, time_zone: str) -> list[bytes | None]:
+    """Show aware timestamps as wall-clock time in ``time_zone`` plus PostgreSQL's offset (+01, -03:30)."""
+    utc = pc.cast(array, pa.timestamp("us", tz="UTC"))
+    try:
+        local = pc.local_timestamp(pc.cast(utc, pa.timestamp("us", tz=time_zone.strip().strip("'"))))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _timestamp_text(array, "+00")
+    local_micros = pc.cast(pc.cast(local, pa.timestamp("us")), pa.int64()).to_pylist()
+    utc_micros = pc.cast(utc, pa.int64()).to_pylist()
+    result: list[bytes | None] = []
+    for wall, absolute in zip(local_micros, utc_micros, strict=True):
+        if wall is None or absolute is None:
+            result.append(None)
+            continue
+        moment = _EPOCH + timedelta(microseconds=wall)
+        result.append((format_timestamp(moment) + _offset((wall - absolute) // 1_000_000)).encode())
+    return result
+
+
+def _offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}{hours:02d}"
+    if minutes or seconds:
+        text += f":{minutes:02d}"
+    if seconds:
+        text += f":{seconds:02d}"
+    return text
 
 
 _EPOCH = datetime(1970, 1, 1)

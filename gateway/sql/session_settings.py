@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zoneinfo
 
 from gateway.errors import InsufficientPrivilege, InvalidParameterValue, SqlSyntaxError, UndefinedObject
 from gateway.sql.parse import Word
@@ -34,6 +35,18 @@ def parse_duration_ms(text: str) -> float:
         return float(number) * _UNITS_MS[unit]
     except ValueError as error:
         raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"') from error
+
+
+def _time_zone(value: str) -> str:
+    """Validate a TimeZone setting; LOCAL and DEFAULT mean UTC, the gateway's zone."""
+    if value.upper() in ("LOCAL", "DEFAULT"):
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidParameterValue(f'invalid value for parameter "TimeZone": "{value}"',
+                                    hint="use a zone name such as UTC or Europe/Berlin") from error
+    return value
 
 
 class SessionSettings:
@@ -107,9 +120,9 @@ class SessionSettings:
         if name in LOCKED_SETTINGS:
             raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
         value = " ".join(word.text for word in parts[2:] if word.text != ",")
-        if name == "timezone" and value.upper() not in ("UTC", "'UTC'", "ETC/UTC", "GMT", "Z", "0", "+00", "DEFAULT"):
-            logger.info("session requested TimeZone %s; timestamps stay in UTC", value)
         value = value.strip("'")
+        if name == "timezone":
+            value = _time_zone(value)
         self.values[name] = value
         reported = self.REPORTED.get(name)
         return Result(tag="SET", parameter_status={reported: value} if reported else {})

@@ -39,7 +39,8 @@ CLIENTS = [
 
 KNOWN_LIMITS = [
     "Databases appear as schemas; there is no `public` schema, and the owner of everything is `lakegate`.",
-    "`SET TIME ZONE` is accepted and reported, but timestamps are always sent in UTC.",
+    "`SET TIME ZONE` changes how timestamptz values are shown, but timestamps without a zone in SQL "
+    "are still read as UTC, and DuckDB's own casts to text use UTC.",
     "Division by zero returns NULL (DuckDB) where PostgreSQL raises 22012.",
     "`numeric` without a precision is DuckDB's DECIMAL(18,3): `1.5::numeric` prints `1.500`.",
     "A timestamp with an offset but no seconds (`'2024-03-01 00:00+00'`) is rejected with 22007.",
@@ -132,7 +133,8 @@ def render(passed: Counter[str], failed: Counter[str], versions: dict[str, str])
         "| --- | --- | --- | --- | --- |",
     ]
     for module, client, covers in CLIENTS:
-        lines.append(f"| {client} | {versions.get(client, '')} | {passed[module]} | {failed[module]} | {covers} |")
+        version = versions.get(client, "as above")
+        lines.append(f"| {client} | {version} | {passed[module]} | {failed[module]} | {covers} |")
     lines += ["", "GUI tools that cannot run here (Grafana, Metabase, Superset, DBeaver) are covered by",
               "replaying their query shapes in `tests/e2e/test_tool_queries.py`.", "", "## Known limits", ""]
     lines += [f"- {limit}" for limit in KNOWN_LIMITS]

@@ -1,7 +1,7 @@
 """Every client logs in with SCRAM-SHA-256 over TLS, and a wrong password is rejected with 28P01.
 
 The gateway here runs with a throwaway self-signed certificate and one user,
-``secure``, whose password is in the users file; clients require TLS without
+``secure``, whose password is in the users file. Clients require TLS without
 verifying the certificate (libpq's ``sslmode=require``).
 """
 

@@ -80,3 +80,19 @@ def test_pool_reset_statements(local_gateway: GatewayProcess) -> None:
         assert connection.execute("CLOSE ALL").statusmessage == "CLOSE CURSOR ALL"
         assert connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE").statusmessage == "SET"
         assert connection.execute("SELECT pg_advisory_unlock_all()").fetchone() == (None,)
+
+
+def test_time_zone_shapes_timestamptz_text(local_gateway: GatewayProcess) -> None:
+    with psycopg.connect(f"{local_gateway.dsn} dbname=telemetry", autocommit=True) as connection:
+        connection.execute("INSERT INTO m (time, v) VALUES ('2024-07-01 00:00:00+00', 1)")
+        connection.execute("SET TIME ZONE 'Asia/Kolkata'")
+        assert connection.info.parameter_status("TimeZone") == "Asia/Kolkata"
+        text = connection.cursor(binary=False)
+        text.execute("SELECT v, time FROM m")
+        row = text.fetchone()
+        assert row is not None
+        assert row[1].isoformat() == "2024-07-01T05:30:00+05:30"
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            connection.execute("SET TIME ZONE 'Nowhere/Bad'")
+        connection.execute("SET TIME ZONE DEFAULT")
+        assert connection.execute("SHOW TimeZone").fetchone() == ("UTC",)
