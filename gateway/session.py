@@ -32,6 +32,7 @@ from gateway.sql import parse
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
+from gateway.sql.commands.copy_out import copy_source
 from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
 from gateway.sql.column_names import name_result_columns
 from gateway.sql.duckdb_errors import translate
@@ -266,7 +267,7 @@ class Session:
             if not any(word.upper in ("STDIN", "STDOUT") for word in words):
                 raise InsufficientPrivilege("COPY to or from a server file is not allowed",
                                             hint="use COPY ... FROM STDIN or TO STDOUT")
-            raise FeatureNotSupported("COPY is not supported yet")
+            return self._copy_out(text, params)
         raise FeatureNotSupported(f"{first} statements are not supported")
 
     # Queries
@@ -322,6 +323,16 @@ class Session:
             return EPOCH + timedelta(microseconds=int(row[0]))
 
         return evaluate
+
+    def _copy_out(self, text: str, params: list[object]) -> Result:
+        tree = parse.parse_one(text)
+        if not isinstance(tree, exp.Copy):
+            raise SqlSyntaxError("syntax error in COPY statement", hint="COPY (SELECT ...) TO STDOUT")
+        query, options = copy_source(tree)
+        result = self._query(query, params)
+        result.tag = "COPY"
+        result.copy = options
+        return result
 
     def _savepoint(self, first: str) -> Result:
         if self.transaction.status == "idle":

@@ -24,6 +24,7 @@ from gateway.errors import GatewayError, InternalError, InvalidName, ProtocolVio
 from gateway.server import messages as msg
 from gateway.server.auth import InvalidPassword
 from gateway.server.bind_values import decode
+from gateway.server.copy_format import copy_line, header_line
 from gateway.server.pgtypes import (
     TEXT,
     PgType,
@@ -417,6 +418,9 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.command_complete(result.tag) if result.tag else msg.empty_query_response())
             return
         assert result.schema is not None
+        if result.copy is not None:
+            self._send_copy(result)
+            return
         formats = portal.result_formats if portal else []
         if describe:
             self.out.send(msg.row_description(_fields(result.schema, formats)))
@@ -430,6 +434,19 @@ class Connection(BuenaVistaHandler):
         if portal.rows is None:
             portal.rows = _encode_rows(result, formats, self._time_zone())
         self._send_portal_rows(portal, result, max_rows)
+
+    def _send_copy(self, result: Result) -> None:
+        """Send a COPY TO STDOUT: CopyOutResponse, a CopyData per line, CopyDone, ``COPY n``."""
+        assert result.schema is not None and result.copy is not None
+        self.out.send(msg.copy_out_response(len(result.schema)))
+        if result.copy.header:
+            self.out.send(msg.copy_data(header_line(result.schema.names, result.copy)))
+        sent = 0
+        for row in _encode_rows(result, [], self._time_zone()):
+            self.out.send(msg.copy_data(copy_line(row, result.copy)))
+            sent += 1
+        self.out.send(msg.copy_done())
+        self.out.send(msg.command_complete(f"COPY {sent}"))
 
     def _send_portal_rows(self, portal: Portal, result: Result, max_rows: int) -> None:
         assert portal.rows is not None

@@ -107,6 +107,19 @@ def portal_suspended() -> bytes:
     return message(b"s")
 
 
+def copy_out_response(column_count: int) -> bytes:
+    """Announce COPY TO STDOUT in text format with ``column_count`` columns."""
+    return message(b"H", struct.pack(f"!bh{column_count}h", 0, column_count, *([0] * column_count)))
+
+
+def copy_data(data: bytes) -> bytes:
+    return message(b"d", data)
+
+
+def copy_done() -> bytes:
+    return message(b"c")
+
+
 def parameter_description(oids: Sequence[int]) -> bytes:
     return message(b"t", struct.pack(f"!h{len(oids)}i", len(oids), *oids))
 

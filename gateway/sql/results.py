@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from gateway.sql.commands.copy_out import CopyOptions
+
 
 @dataclass
 class Result:
@@ -25,6 +27,8 @@ class Result:
     parameter_status: dict[str, str] = field(default_factory=dict)
     #: Prepared statement a DEALLOCATE names ("" for ALL); None for other statements.
     deallocate: str | None = None
+    #: Layout of a COPY TO STDOUT; None for other statements.
+    copy: CopyOptions | None = None
 
     @property
     def returns_rows(self) -> bool:

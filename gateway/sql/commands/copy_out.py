@@ -1,0 +1,78 @@
+"""COPY (query) TO STDOUT and COPY [db.]m [(cols)] TO STDOUT, in text or CSV format.
+
+The rows run as an ordinary query; the wire layer sends them as CopyData
+lines (see server/copy_format.py). COPY FROM STDIN belongs to ingestion and
+is not handled here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from gateway.errors import FeatureNotSupported, SqlSyntaxError
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    """How COPY TO STDOUT lays out rows."""
+
+    csv: bool = False
+    header: bool = False
+    delimiter: str = "\t"
+    null: str = "\\N"
+
+
+def copy_source(tree: exp.Copy) -> tuple[exp.Expression, CopyOptions]:
+    """Return the query whose rows COPY sends, and its options; raise for unsupported forms."""
+    if tree.args.get("kind"):
+        raise FeatureNotSupported("COPY FROM STDIN is not supported yet", hint="use INSERT")
+    source = tree.this
+    if isinstance(source, exp.Subquery):
+        query = source.this
+    elif isinstance(source, exp.Schema) and isinstance(source.this, exp.Table):
+        query = exp.select(*[exp.column(column.name, quoted=True) for column in source.expressions]).from_(
+            source.this.copy())
+    elif isinstance(source, exp.Table):
+        query = exp.select(exp.Star()).from_(source.copy())
+    else:
+        raise SqlSyntaxError("COPY needs a measurement or a parenthesized query",
+                             hint="COPY (SELECT ...) TO STDOUT or COPY measurement TO STDOUT")
+    return query, _options(tree.args.get("params") or [])
+
+
+def _options(params: list[exp.Expression]) -> CopyOptions:
+    csv = header = False
+    delimiter: str | None = None
+    null: str | None = None
+    for param in params:
+        name = param.this.name.upper() if param.this is not None else ""
+        value = param.expression
+        text = value.name if value is not None else ""
+        if name == "FORMAT":
+            csv = _format_is_csv(text)
+        elif name == "CSV":
+            csv = True
+            header = header or text.upper() == "HEADER"
+        elif name == "HEADER":
+            header = text.lower() not in ("false", "off", "0")
+        elif name == "DELIMITER":
+            delimiter = text
+        elif name == "NULL":
+            null = text
+        else:
+            raise FeatureNotSupported(f'COPY option "{name.lower()}" is not supported')
+    if delimiter is not None and len(delimiter) != 1:
+        raise FeatureNotSupported("COPY delimiter must be a single one-byte character")
+    return CopyOptions(csv=csv, header=header, delimiter=delimiter or ("," if csv else "\t"),
+                       null=null if null is not None else ("" if csv else "\\N"))
+
+
+def _format_is_csv(text: str) -> bool:
+    lowered = text.lower()
+    if lowered == "binary":
+        raise FeatureNotSupported("COPY binary format is not supported", hint="use FORMAT csv or text")
+    if lowered not in ("csv", "text"):
+        raise SqlSyntaxError(f'COPY format "{text}" not recognized')
+    return lowered == "csv"
