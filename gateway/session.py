@@ -33,6 +33,7 @@ from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
 from gateway.sql.commands.copy_out import copy_source
+from gateway.sql.commands.cursors import Cursors
 from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
 from gateway.sql.column_names import name_result_columns
 from gateway.sql.duckdb_errors import translate
@@ -84,6 +85,7 @@ class Session:
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
         self.catalog = runtime.catalog
+        self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
         self.last_plan: ScanPlan | None = None
         logger.info("session %d opened: user=%s database=%s", self.id, user, database)
@@ -202,6 +204,7 @@ class Session:
 
     def close(self) -> None:
         try:
+            self.cursors.close_all()
             self.cursor.close()
         finally:
             logger.info("session %d closed", self.id)
@@ -239,18 +242,27 @@ class Session:
             self.transaction.status = "open"
             return Result(tag="BEGIN")
         if first in ("COMMIT", "END"):
+            self.cursors.end_transaction()
             failed = self.transaction.status == "failed"
             self.transaction.status = "idle"
             return Result(tag="ROLLBACK" if failed else "COMMIT")
         if first in ("ROLLBACK", "ABORT"):
             if any(word.upper == "TO" for word in words[1:3]):
                 return self._rollback_to_savepoint()
+            self.cursors.end_transaction()
             self.transaction.status = "idle"
             return Result(tag="ROLLBACK")
         if first in ("SAVEPOINT", "RELEASE"):
             return self._savepoint(first)
         if first == "DEALLOCATE":
             return _deallocate(words)
+        if first == "DECLARE":
+            return self.cursors.declare(text, words, self._open_cursor,
+                                        in_transaction=self.transaction.status != "idle")
+        if first == "FETCH":
+            return self.cursors.fetch(words)
+        if first == "CLOSE":
+            return self.cursors.close(words)
         if first in _CHATTER_TAGS:
             return Result(tag=_CHATTER_TAGS[first](words))
         if first == "SHOW":
@@ -323,6 +335,21 @@ class Session:
             return EPOCH + timedelta(microseconds=int(row[0]))
 
         return evaluate
+
+    def _open_cursor(self, text: str) -> tuple[duckdb.DuckDBPyConnection, pa.Schema, Iterator[pa.RecordBatch]]:
+        tree = parse.parse_one(text)
+        if not isinstance(tree, exp.Query):
+            raise FeatureNotSupported("cursors are supported for SELECT queries only")
+        sql, _ = self._rewrite(name_result_columns(tree.copy()), [])
+        connection = self.runtime.engine.cursor()
+        try:
+            connection.execute(sql)
+            types = _duckdb_type_names(connection)
+            reader = connection.to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error:
+            connection.close()
+            raise
+        return connection, _with_type_names(reader.schema, types), _batches(reader)
 
     def _copy_out(self, text: str, params: list[object]) -> Result:
         tree = parse.parse_one(text)
@@ -421,11 +448,10 @@ _CHATTER_TAGS = {
     "DISCARD": lambda words: "DISCARD " + (words[1].upper if len(words) > 1 else "ALL"),
     "UNLISTEN": lambda words: "UNLISTEN",
     "LISTEN": lambda words: "LISTEN",
-    "CLOSE": lambda words: "CLOSE CURSOR" + (" ALL" if any(w.upper == "ALL" for w in words) else ""),
 }
 
 _COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN",
-                  "SAVEPOINT", "RELEASE", "DISCARD", "DEALLOCATE", "UNLISTEN", "LISTEN", "CLOSE",
+                  "SAVEPOINT", "RELEASE", "DISCARD", "DEALLOCATE", "DECLARE", "FETCH", "UNLISTEN", "LISTEN", "CLOSE",
                   "ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "COPY", "PRAGMA", "EXPORT", "IMPORT", "CALL"}
 
 # Statements that would reach files, extensions or settings outside the sandbox.

@@ -346,6 +346,9 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.parameter_description([oid or TEXT.oid for oid in statement.parameter_oids]))
             schema = self.session.describe(statement.prepared)
             formats: list[int] = []
+        elif name not in self.portals and name in self.session.cursors.open:
+            schema = self.session.cursors.open[name].schema  # a DECLAREd cursor is a portal too
+            formats = []
         else:
             portal = self._portal(name)
             schema = self.session.describe(portal.statement.prepared)
@@ -540,7 +543,7 @@ def _encode_rows(result: Result, formats: list[int], time_zone: str) -> Iterator
 
 
 def _tag(result: Result, rows: int) -> str:
-    return f"SELECT {rows}" if result.tag == "SELECT" else result.tag
+    return f"{result.tag} {rows}" if result.tag in ("SELECT", "FETCH") else result.tag
 
 
 def _duplicate_statement(name: str) -> GatewayError:
