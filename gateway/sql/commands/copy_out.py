@@ -16,7 +16,7 @@ from gateway.errors import FeatureNotSupported, SqlSyntaxError
 
 @dataclass(frozen=True)
 class CopyOptions:
-    """How COPY TO STDOUT lays out rows."""
+    """Layout options of COPY TO STDOUT: format, header line, delimiter and NULL spelling."""
 
     csv: bool = False
     header: bool = False
@@ -65,8 +65,11 @@ def _options(params: list[exp.Expression]) -> CopyOptions:
             raise FeatureNotSupported(f'COPY option "{name.lower()}" is not supported')
     if delimiter is not None and len(delimiter) != 1:
         raise FeatureNotSupported("COPY delimiter must be a single one-byte character")
-    return CopyOptions(csv=csv, header=header, delimiter=delimiter or ("," if csv else "\t"),
-                       null=null if null is not None else ("" if csv else "\\N"))
+    if delimiter is None:
+        delimiter = "," if csv else "\t"
+    if null is None:
+        null = "" if csv else "\\N"
+    return CopyOptions(csv=csv, header=header, delimiter=delimiter, null=null)
 
 
 def _format_is_csv(text: str) -> bool:

@@ -42,19 +42,19 @@ class DeclaredCursor:
 
     def fetch(self, count: int | None) -> pa.Table:
         """Return the next ``count`` rows (all remaining when None)."""
-        taken: list[pa.RecordBatch] = []
-        wanted = count
-        while wanted is None or wanted > 0:
+        fetched: list[pa.RecordBatch] = []
+        remaining = count
+        while remaining is None or remaining > 0:
             batch = self.pending.pop(0) if self.pending else next(self.batches, None)
             if batch is None:
                 break
-            if wanted is not None and batch.num_rows > wanted:
-                self.pending.insert(0, batch.slice(wanted))
-                batch = batch.slice(0, wanted)
-            taken.append(batch)
-            if wanted is not None:
-                wanted -= batch.num_rows
-        return pa.Table.from_batches(taken, schema=self.schema)
+            if remaining is not None and batch.num_rows > remaining:
+                self.pending.insert(0, batch.slice(remaining))
+                batch = batch.slice(0, remaining)
+            fetched.append(batch)
+            if remaining is not None:
+                remaining -= batch.num_rows
+        return pa.Table.from_batches(fetched, schema=self.schema)
 
     def close(self) -> None:
         self.connection.close()
