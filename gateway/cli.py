@@ -27,6 +27,9 @@ logger = logging.getLogger("gateway")
 def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5433, help="TCP port to listen on (default 5433)")
+    parser.add_argument("--http-port", type=int, default=8086,
+                        help="TCP port of the InfluxDB line-protocol write endpoint (default 8086)")
+    parser.add_argument("--no-http", action="store_true", help="do not start the HTTP write endpoint")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default INFO)")
 
@@ -89,11 +92,12 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     security = _security_settings(args)
     if args.command == "demo":
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
-                        log_level=args.log_level)
+                        http_port=None if args.no_http else args.http_port, log_level=args.log_level)
     return Settings(
         storage_url=storage,
         host=args.host,
         port=args.port,
+        http_port=None if args.no_http else args.http_port,
         s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
@@ -137,6 +141,7 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
                      settings.host, settings.port, error.strerror or error)
         runtime.close()
         return 2
+    http_server = _start_http(settings, runtime, users_configured=bool(authenticator.users))
     signal.signal(signal.SIGTERM, lambda *_: _stop(server))
     logger.info("lakegate %s serving %s on %s:%d%s", __version__, runtime.backend.description,
                 settings.host, server.port, " (TLS available)" if tls_context else "")
@@ -146,9 +151,35 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
         pass
     finally:
         server.server_close()
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
         runtime.close()
         logger.info("lakegate stopped")
     return 0
+
+
+def _start_http(settings: Settings, runtime: Runtime, *, users_configured: bool) -> object | None:
+    """Start the HTTP write endpoint unless it is off; return its server or None."""
+    from gateway.ingest.http import WriteServer
+    from gateway.ingest.line_writer import LineProtocolWriter
+
+    if settings.http_port is None:
+        return None
+    if users_configured:
+        # NOTE: the endpoint has no token check yet, so with users configured it would bypass them.
+        logger.warning("HTTP write endpoint not started: it does not check users yet; use --no-http to hide this")
+        return None
+    writer = LineProtocolWriter(runtime.backend, runtime.stored_columns, runtime.catalog.invalidate)
+    try:
+        http_server = WriteServer((settings.host, settings.http_port), writer)
+    except OSError as error:
+        logger.error("cannot listen for HTTP writes on %s:%d: %s; choose another --http-port or --no-http",
+                     settings.host, settings.http_port, error.strerror or error)
+        return None
+    http_server.start()
+    logger.info("InfluxDB line-protocol writes on http://%s:%d/write", settings.host, http_server.port)
+    return http_server
 
 
 def _tls_context(security: SecuritySettings) -> ssl.SSLContext | None:

@@ -58,6 +58,8 @@ class Settings:
     storage_url: str = "./data"
     host: str = "127.0.0.1"
     port: int = 5433
+    #: Port of the InfluxDB-compatible HTTP write endpoint; None turns it off.
+    http_port: int | None = 8086
     s3: S3Settings = field(default_factory=S3Settings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from gateway.config import Settings
+from gateway.errors import InvalidCatalogName, UndefinedTable
 from gateway.engine import Engine
 from gateway.sql.catalog.sync import CatalogSync
 from gateway.sql.measurements import Measurements
@@ -39,6 +40,14 @@ class Runtime:
             refresher.start()
         measurements = Measurements(engine)
         return cls(settings, backend, engine, measurements, CatalogSync(engine, measurements), refresher)
+
+    def stored_columns(self, database: str, measurement: str) -> dict[str, str]:
+        """Return {column: DuckDB type} of a stored measurement; empty when it does not exist."""
+        try:
+            stored = self.measurements.resolve(database, measurement)
+        except (UndefinedTable, InvalidCatalogName):
+            return {}
+        return {column.name: column.type for column in self.measurements.columns(database, stored)}
 
     def close(self) -> None:
         if self.refresher is not None:

@@ -23,6 +23,7 @@ class GatewayProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    http_port: int = 0
 
     @property
     def dsn(self) -> str:
@@ -62,11 +63,12 @@ def environment_for(settings: Settings) -> dict[str, str]:
 def start_gateway(settings: Settings, log_path: Path, *extra: str) -> GatewayProcess:
     """Start the gateway on a free loopback port and wait until it accepts connections."""
     port = free_port()
+    http_port = free_port()
     command = [sys.executable, "-m", "gateway", "serve", "--storage", settings.storage_url,
-               "--host", "127.0.0.1", "--port", str(port), *extra]
+               "--host", "127.0.0.1", "--port", str(port), "--http-port", str(http_port), *extra]
     log = log_path.open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment_for(settings))
-    gateway = GatewayProcess(port, process, log_path)
+    gateway = GatewayProcess(port, process, log_path, http_port)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:

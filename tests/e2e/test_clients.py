@@ -152,7 +152,8 @@ def test_demo_serves_real_data(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "demo.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "demo", "--data", str(tmp_path / "data"), "--port", str(port)],
+        [sys.executable, "-m", "gateway", "demo", "--data", str(tmp_path / "data"), "--port", str(port),
+         "--http-port", str(free_port())],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
