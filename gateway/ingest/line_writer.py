@@ -25,7 +25,7 @@ StoredColumns = Callable[[str, str], dict[str, str]]
 
 @dataclass
 class WriteReport:
-    """What one write request stored and which lines it rejected."""
+    """Outcome of one write request: rows stored and lines rejected."""
 
     rows: int = 0
     errors: list[LineError] = field(default_factory=list)
