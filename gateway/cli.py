@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("user", help="user name of the printed line")
     passwd.add_argument("--method", choices=["scram-sha-256", "md5"], default="scram-sha-256",
                         help="print a SCRAM-SHA-256 verifier (default) or an md5 hash")
+    ingest = commands.add_parser("ingest", help="import .lp, .csv and .parquet files into a store")
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="files to import")
+    ingest.add_argument("--db", required=True, help="database to import into")
+    ingest.add_argument("--measurement", help="measurement of CSV and Parquet files (default: the file's stem)")
+    ingest.add_argument("--storage", default="./data", help="storage URL (default ./data)")
+    ingest.add_argument("--precision", default="ns", help="timestamp precision of .lp files: ns, us, ms or s")
+    ingest.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="log level (default WARNING)")
+    _add_store_arguments(ingest)
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -182,6 +191,40 @@ def _start_http(settings: Settings, runtime: Runtime, *, users_configured: bool)
     return http_server
 
 
+def ingest(args: argparse.Namespace) -> int:
+    """Run ``lakegate ingest``: import the files, print a summary; exit 1 if lines were rejected."""
+    from pathlib import Path
+
+    from gateway.bulk_ingest import ingest_files, print_progress
+
+    settings = Settings(
+        storage_url=args.storage,
+        s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
+                                path_style=args.s3_path_style),
+        azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
+    )
+    try:
+        runtime = Runtime.start(settings)
+    except ConfigurationError as error:
+        logger.error("%s", error)
+        return 2
+    try:
+        summary = ingest_files(runtime, [Path(name) for name in args.files], args.db,
+                               measurement=args.measurement, precision=args.precision, progress=print_progress)
+    except (GatewayError, ValueError, OSError) as error:
+        message = error.message if isinstance(error, GatewayError) else str(error)
+        print(f"\nlakegate ingest: {message}", file=sys.stderr)
+        return 2
+    finally:
+        runtime.close()
+    print_progress("")
+    for rejected in summary.rejected[:100]:
+        print(f"rejected: {rejected}", file=sys.stderr)
+    print(f"ingested {summary.rows} rows into database {args.db}: {summary.files_written} Parquet files written, "
+          f"{len(summary.rejected)} lines rejected")
+    return 1 if summary.rejected else 0
+
+
 def _tls_context(security: SecuritySettings) -> ssl.SSLContext | None:
     from gateway.server.tls import server_context
 
@@ -242,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return serve(settings_from(args, args.data), load_demo=True)
+        if args.command == "ingest":
+            return ingest(args)
         return serve(settings_from(args, args.storage))
     except ConfigurationError as error:
         logger.error("%s", error)

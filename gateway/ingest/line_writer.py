@@ -28,6 +28,7 @@ class WriteReport:
     """Outcome of one write request: rows stored and lines rejected."""
 
     rows: int = 0
+    files: int = 0
     errors: list[LineError] = field(default_factory=list)
 
 
@@ -56,7 +57,7 @@ class LineProtocolWriter:
         report = WriteReport(errors=sorted([*parsed.errors, *errors, *conflicts],
                                            key=lambda error: error.line_number))
         for measurement, table in tables.items():
-            write_hour_files(self.backend, database, measurement, table)
+            report.files += len(write_hour_files(self.backend, database, measurement, table))
             report.rows += table.num_rows
         if tables:
             self.on_write()

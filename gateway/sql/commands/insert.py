@@ -62,7 +62,7 @@ def insert(
             f"INSERT has {width} expressions but {len(column_names)} target columns"
         )
     rows = run_query(_typed_query(query, column_names))
-    table = _storage_table(rows, existing, name)
+    table = storage_table(rows, existing, name)
     write_hour_files(measurements.backend, target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")
 
@@ -131,7 +131,7 @@ def _typed_query(source: exp.Expression, column_names: list[str]) -> exp.Express
     return exp.select(*projections).from_(subquery)
 
 
-def _storage_table(table: pa.Table, existing: list[Column], measurement: str) -> pa.Table:
+def storage_table(table: pa.Table, existing: list[Column], measurement: str) -> pa.Table:
     """Return the table with storage types: time as timestamp[us, UTC], numbers widened."""
     known = {column.name.lower(): column for column in existing}
     names = [name.lower() for name in table.column_names]
