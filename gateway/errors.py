@@ -115,6 +115,10 @@ class QueryCanceled(GatewayError):
     sqlstate = "57014"
 
 
+class ProgramLimitExceeded(GatewayError):
+    sqlstate = "54000"
+
+
 class StorageError(GatewayError):
     """A storage operation failed (SQLSTATE 58030, io_error)."""
 

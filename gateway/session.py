@@ -24,7 +24,9 @@ from gateway.errors import (
     GatewayError,
     InsufficientPrivilege,
     InternalError,
+    InvalidCatalogName,
     QueryCanceled,
+    UndefinedTable,
     SqlSyntaxError,
 )
 from gateway.runtime import Runtime
@@ -32,7 +34,10 @@ from gateway.sql import parse
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
+from gateway.sql.commands.copy_in import CopyIn, copy_target, parse_rows, typed_table
 from gateway.sql.commands.copy_out import copy_source
+from gateway.ingest.parquet_files import write_hour_files
+from gateway.sql.measurements import Column
 from gateway.sql.commands.cursors import Cursors
 from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
 from gateway.sql.column_names import name_result_columns
@@ -355,11 +360,44 @@ class Session:
         tree = parse.parse_one(text)
         if not isinstance(tree, exp.Copy):
             raise SqlSyntaxError("syntax error in COPY statement", hint="COPY (SELECT ...) TO STDOUT")
+        if tree.args.get("kind"):
+            return self._copy_in(tree)
         query, options = copy_source(tree)
         result = self._query(query, params)
         result.tag = "COPY"
         result.copy = options
         return result
+
+    def _copy_in(self, tree: exp.Copy) -> Result:
+        """Start a COPY FROM STDIN: the wire layer collects the data and calls finish_copy_in."""
+        target = copy_target(tree, self.database)
+        names = target.columns or [column.name for column in self._stored_columns(target)]
+        if not names:
+            raise SqlSyntaxError(f'COPY into new measurement "{target.measurement}" needs a column list',
+                                 hint=f"COPY {target.measurement} (time, ...) FROM STDIN")
+        return Result(tag="COPY", copy_in=target, copy_columns=names)
+
+    def finish_copy_in(self, target: CopyIn, names: list[str], data: bytes) -> Result:
+        """Parse and store the data of a COPY FROM STDIN; nothing is stored if any row is bad."""
+        try:
+            rows = parse_rows(data, target, names)
+            existing = self._stored_columns(target)
+            table = typed_table(rows, names, {column.name: column.type for column in existing},
+                                target.measurement)
+            stored = insert_command.storage_table(table, existing, target.measurement)
+            write_hour_files(self.measurements.backend, target.database, target.measurement, stored)
+        except GatewayError:
+            self.mark_failed()
+            raise
+        self.catalog.invalidate()
+        return Result(tag=f"COPY {stored.num_rows}")
+
+    def _stored_columns(self, target: CopyIn) -> list[Column]:
+        try:
+            stored = self.measurements.resolve(target.database, target.measurement)
+        except (UndefinedTable, InvalidCatalogName):
+            return []
+        return self.measurements.columns(target.database, stored)
 
     def _savepoint(self, first: str) -> Result:
         if self.transaction.status == "idle":

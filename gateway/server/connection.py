@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, BinaryIO
 import pyarrow as pa
 from buenavista.postgres import BuenaVistaHandler
 
-from gateway.errors import GatewayError, InternalError, InvalidName, ProtocolViolation
+from gateway.errors import (
+    GatewayError,
+    InternalError,
+    InvalidName,
+    ProgramLimitExceeded,
+    ProtocolViolation,
+    QueryCanceled,
+)
 from gateway.server import messages as msg
 from gateway.server.auth import InvalidPassword
 from gateway.server.bind_values import decode
@@ -43,6 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# COPY data is parsed whole before anything is stored, so its size is bounded.
+MAX_COPY_BYTES = 1024 * 1024 * 1024
 MAX_STARTUP_BYTES = 10_000
 # Far above any SCRAM or md5 message, it bounds what a client that has not
 # logged in yet can make the server read.
@@ -417,6 +426,9 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.parameter_status(name, value))
         if result.deallocate is not None:
             self._deallocate(result.deallocate)
+        if result.copy_in is not None:
+            self._receive_copy(result)
+            return
         if not result.returns_rows:
             self.out.send(msg.command_complete(result.tag) if result.tag else msg.empty_query_response())
             return
@@ -437,6 +449,45 @@ class Connection(BuenaVistaHandler):
         if portal.rows is None:
             portal.rows = _encode_rows(result, formats, self._time_zone())
         self._send_portal_rows(portal, result, max_rows)
+
+    def _receive_copy(self, result: Result) -> None:
+        """Run the COPY FROM STDIN sub-protocol: CopyInResponse, CopyData until CopyDone or CopyFail."""
+        assert self.session is not None and result.copy_in is not None
+        self.out.send(msg.copy_in_response(len(result.copy_columns)))
+        self.out.flush()
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            kind = self._read(1)
+            length = self._int32()
+            if length < 4 or length > MAX_MESSAGE_BYTES:
+                raise ProtocolViolation(f"invalid message length {length} during COPY")
+            payload = self._read(length - 4)
+            if kind == b"d":
+                received += len(payload)
+                if received > MAX_COPY_BYTES:
+                    self._drain_copy()
+                    raise ProgramLimitExceeded(f"COPY data exceeds {MAX_COPY_BYTES} bytes",
+                                               hint="split the data into several COPY statements")
+                chunks.append(payload)
+            elif kind == b"c":
+                break
+            elif kind == b"f":
+                reason = payload.rstrip(b"\x00").decode(errors="replace")
+                raise QueryCanceled(f"COPY from stdin failed: {reason}")
+            elif kind not in (b"H", b"S"):
+                raise ProtocolViolation(f"unexpected message type {kind!r} during COPY from stdin")
+        done = self.session.finish_copy_in(result.copy_in, result.copy_columns, b"".join(chunks))
+        self.out.send(msg.command_complete(done.tag))
+
+    def _drain_copy(self) -> None:
+        """Read and drop the rest of a refused COPY until CopyDone or CopyFail."""
+        while True:
+            kind = self._read(1)
+            payload_length = self._int32() - 4
+            self._read(max(payload_length, 0))
+            if kind in (b"c", b"f"):
+                return
 
     def _send_copy(self, result: Result) -> None:
         """Send a COPY TO STDOUT: CopyOutResponse, a CopyData per line, CopyDone, ``COPY n``."""

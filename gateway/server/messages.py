@@ -112,6 +112,11 @@ def copy_out_response(column_count: int) -> bytes:
     return message(b"H", struct.pack(f"!bh{column_count}h", 0, column_count, *([0] * column_count)))
 
 
+def copy_in_response(column_count: int) -> bytes:
+    """Ask the client for COPY data in text format for ``column_count`` columns."""
+    return message(b"G", struct.pack(f"!bh{column_count}h", 0, column_count, *([0] * column_count)))
+
+
 def copy_data(data: bytes) -> bytes:
     return message(b"d", data)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from gateway.sql.commands.copy_out import CopyOptions
+
+if TYPE_CHECKING:
+    from gateway.sql.commands.copy_in import CopyIn
 
 
 @dataclass
@@ -29,6 +33,9 @@ class Result:
     deallocate: str | None = None
     #: Layout of a COPY TO STDOUT; None for other statements.
     copy: CopyOptions | None = None
+    #: A COPY FROM STDIN waiting for data, and the columns it fills; None for other statements.
+    copy_in: CopyIn | None = None
+    copy_columns: list[str] = field(default_factory=list)
 
     @property
     def returns_rows(self) -> bool:

@@ -44,7 +44,7 @@ KNOWN_LIMITS = [
     "Division by zero returns NULL (DuckDB) where PostgreSQL raises 22012.",
     "`numeric` without a precision is DuckDB's DECIMAL(18,3): `1.5::numeric` prints `1.500`.",
     "A timestamp with an offset but no seconds (`'2024-03-01 00:00+00'`) is rejected with 22007.",
-    "COPY ... TO STDOUT works in text and CSV format; COPY FROM STDIN, binary COPY and SQL-level "
+    "COPY FROM STDIN and TO STDOUT work in text and CSV format; binary COPY and SQL-level "
     "`PREPARE` are not supported (0A000). Cursors (`DECLARE`, psycopg and psycopg2 named cursors, "
     "psqlODBC UseDeclareFetch) move forward only and are not binary.",
     "RowDescription carries no table OID or column number, so JDBC's ResultSetMetaData.getTableName is empty.",

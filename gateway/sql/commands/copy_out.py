@@ -1,8 +1,7 @@
-"""COPY (query) TO STDOUT and COPY [db.]m [(cols)] TO STDOUT, in text or CSV format.
+"""COPY (query) TO STDOUT and COPY [db.]m [(cols)] TO STDOUT, in text or CSV format, and the COPY options.
 
-The rows run as an ordinary query; the wire layer sends them as CopyData
-lines (see server/copy_format.py). COPY FROM STDIN belongs to ingestion and
-is not handled here.
+The rows run as an ordinary query, and the wire layer sends them as
+CopyData lines (see server/copy_format.py). COPY FROM STDIN is in copy_in.py.
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ class CopyOptions:
     header: bool = False
     delimiter: str = "\t"
     null: str = "\\N"
+    quote: str = '"'
 
 
 def copy_source(tree: exp.Copy) -> tuple[exp.Expression, CopyOptions]:
     """Return the query whose rows COPY sends, and its options; raise for unsupported forms."""
-    if tree.args.get("kind"):
-        raise FeatureNotSupported("COPY FROM STDIN is not supported yet", hint="use INSERT")
     source = tree.this
     if isinstance(source, exp.Subquery):
         query = source.this
@@ -39,13 +37,15 @@ def copy_source(tree: exp.Copy) -> tuple[exp.Expression, CopyOptions]:
     else:
         raise SqlSyntaxError("COPY needs a measurement or a parenthesized query",
                              hint="COPY (SELECT ...) TO STDOUT or COPY measurement TO STDOUT")
-    return query, _options(tree.args.get("params") or [])
+    return query, copy_options(tree.args.get("params") or [])
 
 
-def _options(params: list[exp.Expression]) -> CopyOptions:
+def copy_options(params: list[exp.Expression], *, copy_in: bool = False) -> CopyOptions:
+    """Return the options of a COPY; QUOTE is accepted for CSV input only."""
     csv = header = False
     delimiter: str | None = None
     null: str | None = None
+    quote = '"'
     for param in params:
         name = param.this.name.upper() if param.this is not None else ""
         value = param.expression
@@ -61,6 +61,8 @@ def _options(params: list[exp.Expression]) -> CopyOptions:
             delimiter = text
         elif name == "NULL":
             null = text
+        elif name == "QUOTE" and copy_in:
+            quote = text
         else:
             raise FeatureNotSupported(f'COPY option "{name.lower()}" is not supported')
     if delimiter is not None and len(delimiter) != 1:
@@ -69,7 +71,9 @@ def _options(params: list[exp.Expression]) -> CopyOptions:
         delimiter = "," if csv else "\t"
     if null is None:
         null = "" if csv else "\\N"
-    return CopyOptions(csv=csv, header=header, delimiter=delimiter, null=null)
+    if len(quote) != 1:
+        raise FeatureNotSupported("COPY quote must be a single one-byte character")
+    return CopyOptions(csv=csv, header=header, delimiter=delimiter, null=null, quote=quote)
 
 
 def _format_is_csv(text: str) -> bool:
