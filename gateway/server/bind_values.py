@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from gateway.errors import FeatureNotSupported, InvalidTextRepresentation
+from gateway.sql.pg_arrays import parse_array_text
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PG_EPOCH_DATE = date(2000, 1, 1)
@@ -108,37 +109,6 @@ def _array(value: bytes) -> list[object]:
         items.append(_decode_binary(value[position:position + length], element_oid))
         position += length
     return items
-
-
-def parse_array_text(text: str) -> list[str | None]:
-    """Split PostgreSQL's one-dimensional array text ``{a,"b c",NULL}`` into items."""
-    body = text.strip()
-    if not (body.startswith("{") and body.endswith("}")):
-        raise InvalidTextRepresentation(f'malformed array literal: "{text}"',
-                                        detail='array value must start with "{"')
-    items: list[str | None] = []
-    current, quoted, was_quoted, escaped = "", False, False, False
-    for char in body[1:-1]:
-        if escaped:
-            current, escaped = current + char, False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted, was_quoted = not quoted, True
-        elif char == "," and not quoted:
-            items.append(_array_item(current, was_quoted))
-            current, was_quoted = "", False
-        else:
-            current += char
-    if body[1:-1].strip():
-        items.append(_array_item(current, was_quoted))
-    return items
-
-
-def _array_item(text: str, quoted: bool) -> str | None:
-    if quoted:
-        return text
-    return None if text.strip().upper() == "NULL" else text.strip()
 
 
 def _numeric(value: bytes) -> Decimal:

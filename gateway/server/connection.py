@@ -568,16 +568,16 @@ class Connection(BuenaVistaHandler):
 
 def _fields(schema: pa.Schema, formats: list[int]) -> list[msg.Field]:
     codes = msg.formats_for(formats, len(schema))
-    return [msg.Field(field.name, kind.oid, kind.size, code)
-            for field, kind, code in zip(schema, _kinds(schema), codes, strict=True)]
+    return [msg.Field(column.name, kind.oid, kind.size, code)
+            for column, kind, code in zip(schema, _kinds(schema), codes, strict=True)]
 
 
 def _kinds(schema: pa.Schema) -> list[PgType]:
     kinds = []
-    for field in schema:
-        duckdb_type = (field.metadata or {}).get(DUCKDB_TYPE_KEY, b"").decode()
+    for column in schema:
+        duckdb_type = (column.metadata or {}).get(DUCKDB_TYPE_KEY, b"").decode()
         kind = pg_type_of_duckdb(duckdb_type) if duckdb_type in ("UUID", "JSON") else None
-        kinds.append(kind or pg_type(field.type))
+        kinds.append(kind or pg_type(column.type))
     return kinds
 
 

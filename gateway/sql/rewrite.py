@@ -181,7 +181,7 @@ def _is_system_relation(name: str) -> bool:
 
 def _check_table_function(table: exp.Table) -> None:
     function = table.this
-    name = _function_name(function)
+    name = function_name(function)
     if name not in ALLOWED_TABLE_FUNCTIONS:
         raise InsufficientPrivilege(
             f"table function {name} is not allowed",
@@ -189,7 +189,8 @@ def _check_table_function(table: exp.Table) -> None:
         )
 
 
-def _function_name(function: exp.Expression) -> str:
+def function_name(function: exp.Expression) -> str:
+    """Return the lower-case name of a function call, as the sandbox and the catalog rewrite match it."""
     if isinstance(function, exp.Anonymous):
         return str(function.this).lower()
     if isinstance(function, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
@@ -204,5 +205,5 @@ def _function_name(function: exp.Expression) -> str:
 def check_functions(tree: exp.Expression) -> None:
     """Reject calls of functions that reach files, settings or the environment (42501)."""
     for node in tree.walk():
-        if isinstance(node, exp.Func) and _function_name(node) in DENIED_FUNCTIONS:
-            raise InsufficientPrivilege(f"function {_function_name(node)} is not allowed")
+        if isinstance(node, exp.Func) and function_name(node) in DENIED_FUNCTIONS:
+            raise InsufficientPrivilege(f"function {function_name(node)} is not allowed")

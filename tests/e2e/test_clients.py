@@ -7,14 +7,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.gateway_process import GatewayProcess, environment_for, start_gateway
+from tests.e2e.gateway_process import GatewayProcess, environment_for
 from tests.emulators import StorageTarget, free_port
 
 

@@ -22,6 +22,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from gateway.sql.catalog.objects import SCHEMA
+from gateway.sql.pg_arrays import parse_array_text
+from gateway.sql.rewrite import function_name
 
 RELATIONS = {
     "pg_type", "pg_namespace", "pg_class", "pg_attribute", "pg_database", "pg_roles", "pg_user", "pg_authid",
@@ -201,7 +203,7 @@ def _table_function(table: exp.Table) -> exp.Expression:
     table = table.copy()
     if table.db.lower() == "pg_catalog":
         table.set("db", None)
-    name = _function_name(table.this)
+    name = function_name(table.this)
     if name == "pg_get_keywords":
         table.set("db", exp.to_identifier(SCHEMA))
         return table
@@ -213,18 +215,6 @@ def _table_function(table: exp.Table) -> exp.Expression:
     if isinstance(alias, exp.TableAlias) and alias.this is not None and not alias.columns:
         alias.set("columns", [exp.to_identifier(alias.name)])
     return table
-
-
-def _function_name(function: exp.Expression) -> str:
-    if isinstance(function, exp.Anonymous):
-        return str(function.this).lower()
-    if isinstance(function, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
-        return "generate_series"
-    if isinstance(function, exp.Unnest):
-        return "unnest"
-    if isinstance(function, exp.Func):
-        return function.sql_name().lower()
-    return ""
 
 
 def _any_of_array(node: exp.EQ) -> exp.Expression:
@@ -289,34 +279,8 @@ def _is_hex_bytea(text: str) -> bool:
 
 def _array_literal(text: str) -> exp.Array:
     """Turn PostgreSQL's ``'{a,"b c",NULL}'`` array text into a list of string literals."""
-    items: list[exp.Expression] = []
-    body = text.strip()[1:-1]
-    current = ""
-    quoted = was_quoted = False
-    escaped = False
-    for char in body:
-        if escaped:
-            current += char
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            quoted = not quoted
-            was_quoted = True
-        elif char == "," and not quoted:
-            items.append(_array_item(current, was_quoted))
-            current, was_quoted = "", False
-        else:
-            current += char
-    if body.strip():
-        items.append(_array_item(current, was_quoted))
-    return exp.Array(expressions=items)
-
-
-def _array_item(text: str, quoted: bool) -> exp.Expression:
-    if not quoted and text.strip().upper() == "NULL":
-        return exp.null()
-    return exp.Literal.string(text if quoted else text.strip())
+    items = parse_array_text(text)
+    return exp.Array(expressions=[exp.null() if item is None else exp.Literal.string(item) for item in items])
 
 
 def _is_text_cast(node: exp.Expression | None) -> bool:
