@@ -18,12 +18,12 @@ def translate(error: duckdb.Error) -> errors.GatewayError:
     message = _PREFIX.sub("", first).rstrip("!. ")
     message = message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
     # DuckDB points at a line of the rewritten SQL, which the client never sent.
-    kept = []
+    detail_lines = []
     for line in rest.splitlines():
         if line.startswith("LINE "):
             break
-        kept.append(line)
-    detail = "\n".join(kept).strip() or None
+        detail_lines.append(line)
+    detail = "\n".join(detail_lines).strip() or None
     return _error_class(error, message)(message, detail=detail)
 
 

@@ -37,7 +37,7 @@ def infer_parameter_types(
 
 
 def typed_parameters(tree: exp.Expression, types: list[str | None]) -> exp.Expression:
-    """Cast each ``$n`` to its known type, so results have the types the client was told.
+    """Cast each ``$n`` to its known type, so results have the types sent to the client in ParameterDescription.
 
     A parameter of unknown type that is a result column on its own becomes
     VARCHAR, as PostgreSQL makes it text. Other unknown ones stay as they

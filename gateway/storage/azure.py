@@ -41,7 +41,7 @@ _CREDENTIAL_ERRORS = frozenset(
 
 @dataclass(frozen=True)
 class AzureAccess:
-    """How adlfs and DuckDB both reach one storage account.
+    """Credentials through which adlfs and DuckDB both reach one storage account.
 
     ``connection_string`` is None for managed identity. Otherwise it is the
     string from the settings, or one built from them in a form that both

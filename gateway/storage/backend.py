@@ -1,7 +1,7 @@
 """Storage interfaces shared by the local, S3 and Azure backends.
 
 Paths are always relative to the backend's root, use ``/`` as separator and
-never start with ``/``. A backend never sees a path that layout.py has not
+never start with ``/``. A backend never receives a path that layout.py has not
 built from validated names.
 """
 

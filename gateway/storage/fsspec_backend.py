@@ -20,7 +20,7 @@ class FsspecBackend(abc.ABC):
 
     The filesystem must be created with ``skip_instance_cache=True`` and
     ``use_listings_cache=False``, so that every listing queries the store and
-    sees earlier writes and deletes. The cache is still invalidated after
+    returns earlier writes and deletes. The cache is still invalidated after
     each change in case a subclass turns listing caches on. Writes are one
     whole-object PUT (``pipe_file``). Subclasses set ``scheme`` and
     ``delete_batch_size`` and implement ``_delete_chunk`` and ``check``.

@@ -58,8 +58,8 @@ def test_ingest_reports_bad_input(local_storage_url: StorageTarget, tmp_path: Pa
 
     bad_time = tmp_path / "bad.csv"
     bad_time.write_text("time,v\nyesterday,1\n")
-    refused = _ingest(local_storage_url.url, str(bad_time), "--db", "metrics")
-    assert refused.returncode == 2
-    assert 'invalid time "yesterday" in row 1 of bad.csv' in refused.stderr
+    rejected = _ingest(local_storage_url.url, str(bad_time), "--db", "metrics")
+    assert rejected.returncode == 2
+    assert 'invalid time "yesterday" in row 1 of bad.csv' in rejected.stderr
     assert _ingest(local_storage_url.url, str(tmp_path / "notes.txt"), "--db", "metrics").returncode == 2
     assert _ingest(local_storage_url.url, str(lines), "--db", "../x").returncode == 2

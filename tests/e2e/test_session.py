@@ -1,4 +1,4 @@
-"""One SELECT / SHOW / INSERT session through psycopg, with identical answers on every backend."""
+"""One SELECT / SHOW / INSERT session through psycopg, with identical results on every backend."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Query shapes that GUI tools send (Grafana, Metabase, Superset, DBeaver), replayed with psycopg.
 
 These tools cannot run here, so their statements, taken from their public
-source, are sent as they would be and the answers checked.
+source, are sent as they would be and the results checked.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time-range pruning: each query's rows equal an unpruned DuckDB scan, and it reads the expected files.
 
-The store holds measurement ``cpu`` with one row every 10 minutes over 48
+The store contains measurement ``cpu`` with one row every 10 minutes over 48
 hours from 2024-01-01 00:00 UTC (six rows and one file per hour partition),
 and measurement ``mem`` with one row per hour over the same span.
 """

@@ -251,7 +251,7 @@ def _cast(cast: exp.Cast) -> exp.Expression:
     if kind in ("REGCLASS", "REGTYPE") and _is_text_cast(cast.parent):
         return cast  # the enclosing ::text cast turns this into a name lookup
     if kind == "REGPROC" and isinstance(inner, exp.Literal) and inner.is_string:
-        return exp.Literal.string(inner.name.split(".")[-1])  # pg_type.typinput holds function names
+        return exp.Literal.string(inner.name.split(".")[-1])  # pg_type.typinput contains function names
     if (isinstance(target, exp.DataType) and target.this in (exp.DataType.Type.VARBINARY, exp.DataType.Type.BINARY)
             and isinstance(inner, exp.Literal) and inner.is_string and _is_hex_bytea(inner.name)):
         return exp.Anonymous(this="from_hex", expressions=[exp.Literal.string(inner.name[2:])])

@@ -19,16 +19,16 @@ def is_store_show(words: list[Word]) -> bool:
 
 def show(measurements: Measurements, database: str, words: list[Word]) -> Result:
     """Run one store SHOW statement given as words (the first is SHOW)."""
-    what = words[1].upper
+    kind = words[1].upper
     rest = words[2:]
-    if what == "DATABASES":
+    if kind == "DATABASES":
         _expect_end(rest, "SHOW DATABASES")
         return _names(measurements.databases())
-    if what in ("TABLES", "MEASUREMENTS"):
+    if kind in ("TABLES", "MEASUREMENTS"):
         target = database
         if rest:
             if rest[0].upper not in ("FROM", "IN") or len(rest) != 2:
-                raise _usage(f"SHOW {what} [FROM database]")
+                raise _usage(f"SHOW {kind} [FROM database]")
             target = layout.validate_name(rest[1].text, "database")
             _require_database(measurements, target)
         return _names(measurements.measurements(target))
