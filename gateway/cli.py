@@ -8,6 +8,7 @@ import logging
 import signal
 import ssl
 import sys
+from typing import TYPE_CHECKING
 from collections.abc import Sequence
 
 from gateway import __version__
@@ -20,6 +21,9 @@ from gateway.config import (
 )
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.runtime import Runtime
+
+if TYPE_CHECKING:
+    from gateway.ingest.http import WriteServer
 
 logger = logging.getLogger("gateway")
 
@@ -143,14 +147,19 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
         from gateway.demo import load_demo as write_demo
 
         write_demo(runtime.measurements)
+    # The HTTP endpoint listens first, so that once the PostgreSQL port accepts
+    # connections the whole gateway is ready.
+    http_server = _start_http(settings, runtime, users_configured=bool(authenticator.users))
     try:
         server = GatewayServer((settings.host, settings.port), runtime, authenticator, tls_context)
     except OSError as error:
         logger.error("cannot listen on %s:%d: %s; choose another --port (make run PORT=...)",
                      settings.host, settings.port, error.strerror or error)
+        if http_server is not None:
+            http_server.shutdown()
+            http_server.server_close()
         runtime.close()
         return 2
-    http_server = _start_http(settings, runtime, users_configured=bool(authenticator.users))
     signal.signal(signal.SIGTERM, lambda *_: _stop(server))
     logger.info("lakegate %s serving %s on %s:%d%s", __version__, runtime.backend.description,
                 settings.host, server.port, " (TLS available)" if tls_context else "")
@@ -168,7 +177,7 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
     return 0
 
 
-def _start_http(settings: Settings, runtime: Runtime, *, users_configured: bool) -> object | None:
+def _start_http(settings: Settings, runtime: Runtime, *, users_configured: bool) -> WriteServer | None:
     """Start the HTTP write endpoint unless it is off; return its server or None."""
     from gateway.ingest.http import WriteServer
     from gateway.ingest.line_writer import LineProtocolWriter
