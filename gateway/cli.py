@@ -8,13 +8,14 @@ import logging
 import signal
 import ssl
 import sys
-from typing import TYPE_CHECKING
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.config import (
     SecuritySettings,
     Settings,
+    WriterSettings,
     azure_settings_from_env,
     s3_settings_from_env,
     security_settings_from_env,
@@ -24,6 +25,7 @@ from gateway.runtime import Runtime
 
 if TYPE_CHECKING:
     from gateway.ingest.http import WriteServer
+    from gateway.ingest.http_auth import WriteAuthorizer
 
 logger = logging.getLogger("gateway")
 
@@ -34,6 +36,10 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, default=8086,
                         help="TCP port of the InfluxDB line-protocol write endpoint (default 8086)")
     parser.add_argument("--no-http", action="store_true", help="do not start the HTTP write endpoint")
+    parser.add_argument("--http-tokens-file", metavar="FILE",
+                        help="file of tokens, one per line, that HTTP writes must send as 'Authorization: Token "
+                        "<token>'; LAKEGATE_HTTP_TOKENS may hold more, comma-separated. When users are configured, "
+                        "the HTTP endpoint starts only with tokens")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default INFO)")
 
@@ -52,6 +58,44 @@ def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
                         "plaintext or an md5 hash, users with a SCRAM verifier still use SCRAM-SHA-256")
     parser.add_argument("--allow-remote-trust", action="store_true",
                         help="start without users on a non-loopback --host, trusting every client")
+
+
+def _add_writer_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = WriterSettings()
+    parser.add_argument("--wal-dir", metavar="DIR",
+                        help="local directory of the write-ahead log (default: <store>/_lakegate/wal for a "
+                        "local store, else $XDG_STATE_HOME/lakegate/wal/<hash of the storage URL>)")
+    parser.add_argument("--wal-sync", choices=["always", "interval"], default=defaults.wal_sync,
+                        help="fsync the write-ahead log before every acknowledgement (always, the default), or "
+                        "every --wal-sync-interval seconds: faster, but a power loss or operating-system crash "
+                        "may lose the writes of the last interval")
+    parser.add_argument("--wal-sync-interval", type=float, default=defaults.wal_sync_interval, metavar="SECONDS",
+                        help=f"seconds between fsyncs with --wal-sync interval (default {defaults.wal_sync_interval:g})")
+    parser.add_argument("--flush-rows", type=_positive_int, default=defaults.flush_rows, metavar="N",
+                        help=f"flush a measurement's buffer to Parquet at N rows (default {defaults.flush_rows})")
+    parser.add_argument("--flush-bytes", type=_positive_int, default=defaults.flush_bytes, metavar="BYTES",
+                        help=f"flush a measurement's buffer at this many bytes (default {defaults.flush_bytes})")
+    parser.add_argument("--flush-age", type=float, default=defaults.flush_age, metavar="SECONDS",
+                        help=f"flush a buffer this many seconds after its first row (default {defaults.flush_age:g})")
+    parser.add_argument("--buffer-memory", type=_positive_int, default=defaults.buffer_memory, metavar="BYTES",
+                        help="bytes all buffers may hold before writers wait for flushes "
+                        f"(default {defaults.buffer_memory})")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def writer_settings(args: argparse.Namespace) -> WriterSettings:
+    """Build the writer settings from the flags of ``serve`` or ``demo``."""
+    if args.flush_age < 0 or args.wal_sync_interval <= 0:
+        raise ConfigurationError("--flush-age must be 0 or more and --wal-sync-interval above 0")
+    return WriterSettings(wal_dir=args.wal_dir, wal_sync=args.wal_sync, wal_sync_interval=args.wal_sync_interval,
+                          flush_rows=args.flush_rows, flush_bytes=args.flush_bytes, flush_age=args.flush_age,
+                          buffer_memory=args.buffer_memory)
 
 
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="storage URL: a path, file:///path, s3://bucket[/prefix] or az://container[/prefix]")
     _add_listen_arguments(serve)
     _add_security_arguments(serve)
+    _add_writer_arguments(serve)
     _add_store_arguments(serve)
     demo = commands.add_parser("demo", help="load the demo database into a local store and serve it")
     demo.add_argument("--data", default="./data", help="local store directory (default ./data)")
     _add_listen_arguments(demo)
     _add_security_arguments(demo)
+    _add_writer_arguments(demo)
     passwd = commands.add_parser(
         "passwd", help="read a password from the terminal or standard input and print a users-file line for it")
     passwd.add_argument("user", help="user name of the printed line")
@@ -105,7 +151,8 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     security = _security_settings(args)
     if args.command == "demo":
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
-                        http_port=None if args.no_http else args.http_port, log_level=args.log_level)
+                        http_port=None if args.no_http else args.http_port, writer=writer_settings(args),
+                        log_level=args.log_level)
     return Settings(
         storage_url=storage,
         host=args.host,
@@ -115,6 +162,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
         security=security,
+        writer=writer_settings(args),
         log_level=args.log_level,
     )
 
@@ -126,18 +174,22 @@ def _security_settings(args: argparse.Namespace) -> SecuritySettings:
         users_file=args.users_file,
         auth_method=args.auth_method,
         allow_remote_trust=args.allow_remote_trust,
+        http_tokens_file=args.http_tokens_file,
     )
 
 
 def serve(settings: Settings, *, load_demo: bool = False) -> int:
     """Start the runtime and serve until SIGINT or SIGTERM; return the exit status."""
+    from gateway.ingest.http_auth import WriteAuthorizer, load_tokens
     from gateway.server.auth import build_authenticator
     from gateway.server.server import GatewayServer
 
-    # Users, TLS files and the trust rule are checked before the store is
-    # probed and before anything listens.
+    # Users, HTTP tokens, TLS files and the trust rule are checked before the
+    # store is probed and before anything listens.
     try:
         authenticator = build_authenticator(settings.security, settings.host)
+        http_authorizer = WriteAuthorizer(load_tokens(settings.security.http_tokens_file,
+                                                      settings.security.http_tokens_text))
         tls_context = _tls_context(settings.security)
         runtime = Runtime.start(settings)
     except ConfigurationError as error:
@@ -149,7 +201,7 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
         write_demo(runtime.measurements)
     # The HTTP endpoint listens first, so that once the PostgreSQL port accepts
     # connections the whole gateway is ready.
-    http_server = _start_http(settings, runtime, users_configured=bool(authenticator.users))
+    http_server = _start_http(settings, runtime, http_authorizer, users_configured=bool(authenticator.users))
     try:
         server = GatewayServer((settings.host, settings.port), runtime, authenticator, tls_context)
     except OSError as error:
@@ -177,26 +229,32 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
     return 0
 
 
-def _start_http(settings: Settings, runtime: Runtime, *, users_configured: bool) -> WriteServer | None:
-    """Start the HTTP write endpoint unless it is off; return its server or None."""
+def _start_http(settings: Settings, runtime: Runtime, authorizer: WriteAuthorizer, *,
+                users_configured: bool) -> WriteServer | None:
+    """Start the HTTP write endpoint unless it is off; return its server or None.
+
+    With users configured, the endpoint starts only when it has tokens, so
+    that it never accepts writes that the PostgreSQL port would reject.
+    """
     from gateway.ingest.http import WriteServer
     from gateway.ingest.line_writer import LineProtocolWriter
 
     if settings.http_port is None:
         return None
-    if users_configured:
-        # NOTE: the endpoint has no token check yet, so with users configured it would bypass them.
-        logger.warning("HTTP write endpoint not started: it does not check users yet; use --no-http to hide this")
+    if users_configured and not authorizer.required:
+        logger.warning("HTTP write endpoint not started: users are configured but no HTTP tokens; "
+                       "configure --http-tokens-file or LAKEGATE_HTTP_TOKENS, or pass --no-http")
         return None
-    writer = LineProtocolWriter(runtime.backend, runtime.stored_columns, runtime.catalog.invalidate)
+    writer = LineProtocolWriter(runtime.writer, runtime.catalog.invalidate)
     try:
-        http_server = WriteServer((settings.host, settings.http_port), writer)
+        http_server = WriteServer((settings.host, settings.http_port), writer, authorizer)
     except OSError as error:
         logger.error("cannot listen for HTTP writes on %s:%d: %s; choose another --http-port or --no-http",
                      settings.host, settings.http_port, error.strerror or error)
         return None
     http_server.start()
-    logger.info("InfluxDB line-protocol writes on http://%s:%d/write", settings.host, http_server.port)
+    logger.info("InfluxDB line-protocol writes on http://%s:%d/write%s", settings.host, http_server.port,
+                " (token required)" if authorizer.required else "")
     return http_server
 
 
@@ -204,7 +262,8 @@ def ingest(args: argparse.Namespace) -> int:
     """Run ``lakegate ingest``: import the files, print a summary; exit 1 if lines were rejected."""
     from pathlib import Path
 
-    from gateway.bulk_ingest import ingest_files, print_progress
+    from gateway.bulk_ingest import ingest_files
+    from gateway.progress import ProgressLine
 
     settings = Settings(
         storage_url=args.storage,
@@ -213,20 +272,21 @@ def ingest(args: argparse.Namespace) -> int:
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
     )
     try:
-        runtime = Runtime.start(settings)
+        runtime = Runtime.start(settings, write_ahead=False)
     except ConfigurationError as error:
         logger.error("%s", error)
         return 2
+    progress = ProgressLine(sys.stderr)
     try:
         summary = ingest_files(runtime, [Path(name) for name in args.files], args.db,
-                               measurement=args.measurement, precision=args.precision, progress=print_progress)
+                               measurement=args.measurement, precision=args.precision, progress=progress)
     except (GatewayError, ValueError, OSError) as error:
+        progress.close()
         message = error.message if isinstance(error, GatewayError) else str(error)
-        print(f"\nlakegate ingest: {message}", file=sys.stderr)
+        print(f"lakegate ingest: {message}", file=sys.stderr)
         return 2
     finally:
         runtime.close()
-    print_progress("")
     for rejected in summary.rejected[:100]:
         print(f"rejected: {rejected}", file=sys.stderr)
     print(f"ingested {summary.rows} rows into database {args.db}: {summary.files_written} Parquet files written, "

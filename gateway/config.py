@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gateway.errors import ConfigurationError
 
@@ -49,6 +50,29 @@ class SecuritySettings:
     users_text: str | None = field(default=None, repr=False)
     auth_method: str = "scram-sha-256"  # "scram-sha-256" or "md5"
     allow_remote_trust: bool = False
+    #: Tokens of the HTTP write endpoint: a file, and the comma-separated value of LAKEGATE_HTTP_TOKENS.
+    http_tokens_file: str | None = None
+    http_tokens_text: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    """The buffered writer's flush limits and write-ahead log.
+
+    ``wal_sync="always"`` fsyncs the log before every acknowledgement;
+    ``"interval"`` fsyncs every ``wal_sync_interval`` seconds, which is
+    faster, and an operating-system crash or power loss can then lose the
+    writes of the last interval (a crash of the gateway process alone
+    cannot). ``wal_dir`` None means the default place (see runtime.py).
+    """
+
+    wal_dir: str | None = None
+    wal_sync: str = "always"
+    wal_sync_interval: float = 1.0
+    flush_rows: int = 100_000
+    flush_bytes: int = 64 * 1024 * 1024
+    flush_age: float = 5.0
+    buffer_memory: int = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -63,6 +87,7 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    writer: WriterSettings = field(default_factory=WriterSettings)
     log_level: str = "INFO"
 
 
@@ -114,8 +139,12 @@ def security_settings_from_env(
     users_file: str | None = None,
     auth_method: str = "scram-sha-256",
     allow_remote_trust: bool = False,
+    http_tokens_file: str | None = None,
 ) -> SecuritySettings:
-    """Build security settings from flags and ``LAKEGATE_USERS``; raise ConfigurationError for half a TLS pair."""
+    """Build security settings from flags, ``LAKEGATE_USERS`` and ``LAKEGATE_HTTP_TOKENS``.
+
+    Raises ConfigurationError for half a TLS pair.
+    """
     env = os.environ if env is None else env
     if (tls_cert is None) != (tls_key is None):
         raise ConfigurationError("--tls-cert and --tls-key must be given together")
@@ -126,4 +155,18 @@ def security_settings_from_env(
         users_text=env.get("LAKEGATE_USERS"),
         auth_method=auth_method,
         allow_remote_trust=allow_remote_trust,
+        http_tokens_file=http_tokens_file,
+        http_tokens_text=env.get("LAKEGATE_HTTP_TOKENS"),
     )
+
+
+def read_settings_file(path: str, description: str, flag: str) -> str:
+    """Return the text of a file a flag names, such as the users file; raise ConfigurationError if unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"{description} {path} does not exist; check {flag}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{description} {path} is not valid UTF-8") from None
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {description} {path}: {error.strerror or error}") from None

@@ -1,17 +1,23 @@
-"""The state one gateway process shares across sessions: storage, DuckDB and the catalog."""
+"""The state one gateway process shares across sessions: storage, DuckDB, the catalog and the writer."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.config import Settings
-from gateway.errors import InvalidCatalogName, UndefinedTable
 from gateway.engine import Engine
+from gateway.errors import InvalidCatalogName, UndefinedTable
+from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
+from gateway.ingest.wal import WriteAheadLog
 from gateway.sql.catalog.sync import CatalogSync
 from gateway.sql.measurements import Measurements
 from gateway.storage.backend import StorageBackend
 from gateway.storage.duckdb_secrets import SecretRefresher, secret_statements
+from gateway.storage.local import LocalBackend
 from gateway.storage.open import open_backend
 
 logger = logging.getLogger(__name__)
@@ -26,23 +32,41 @@ class Runtime:
     engine: Engine
     measurements: Measurements
     catalog: CatalogSync
+    writer: ArrowWriter
     refresher: SecretRefresher | None = None
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
-        """Open and check the store, then set up DuckDB; raise ConfigurationError on a bad store."""
+    def start(cls, settings: Settings, *, write_ahead: bool = True) -> Runtime:
+        """Open and check the store, set up DuckDB, replay the WAL and start the writer.
+
+        Raises ConfigurationError on a bad store or an unusable WAL
+        directory. Without ``write_ahead`` (a one-shot import) rows are not
+        logged: they are in Parquet once ``close`` returns.
+        """
         backend = open_backend(settings.storage_url, settings)
         backend.check()
+        wal = WriteAheadLog(wal_directory(settings, backend), settings.writer.wal_sync,
+                            settings.writer.wal_sync_interval) if write_ahead else None
         engine = Engine(backend, lambda: secret_statements(backend))
         refresher = None
         if secret_statements(backend):
             refresher = SecretRefresher(backend, engine.execute_admin)
             refresher.start()
         measurements = Measurements(engine)
-        return cls(settings, backend, engine, measurements, CatalogSync(engine, measurements), refresher)
+        catalog = CatalogSync(engine, measurements)
+        limits = FlushLimits(rows=settings.writer.flush_rows, bytes=settings.writer.flush_bytes,
+                             age=settings.writer.flush_age, memory=settings.writer.buffer_memory)
+        writer = ArrowWriter(backend, lambda database, name: _file_columns(measurements, database, name),
+                             wal=wal, limits=limits, on_flush=catalog.invalidate)
+        replayed = writer.replay()
+        if replayed:
+            logger.info("recovered %d acknowledged rows from the write-ahead log", replayed)
+        measurements.buffered = writer
+        writer.start()
+        return cls(settings, backend, engine, measurements, catalog, writer, refresher)
 
     def stored_columns(self, database: str, measurement: str) -> dict[str, str]:
-        """Return {column: DuckDB type} of a stored measurement; empty when it does not exist."""
+        """Return {column: DuckDB type} of a measurement, buffered rows included; empty when it does not exist."""
         try:
             stored = self.measurements.resolve(database, measurement)
         except (UndefinedTable, InvalidCatalogName):
@@ -50,6 +74,32 @@ class Runtime:
         return {column.name: column.type for column in self.measurements.columns(database, stored)}
 
     def close(self) -> None:
+        """Flush buffered rows, then stop; rows that cannot be flushed stay in the WAL."""
+        try:
+            self.writer.close()
+        except Exception as error:  # noqa: BLE001 (closing must go on; the WAL keeps the rows)
+            logger.error("buffered rows could not be flushed at shutdown; they stay in the WAL: %s", error)
         if self.refresher is not None:
             self.refresher.stop()
         self.engine.close()
+
+
+def _file_columns(measurements: Measurements, database: str, measurement: str) -> dict[str, str]:
+    """Return {column: DuckDB type} of the files of a measurement (the writer adds its own buffers)."""
+    try:
+        stored = measurements.resolve(database, measurement)
+    except (UndefinedTable, InvalidCatalogName):
+        return {}
+    return {column.name: column.type for column in measurements.file_columns(database, stored)}
+
+
+def wal_directory(settings: Settings, backend: StorageBackend) -> Path:
+    """Return --wal-dir, or by default ``<root>/_lakegate/wal`` for a local store and a
+    directory under ``$XDG_STATE_HOME/lakegate/wal`` named by a hash of the URL for a remote one."""
+    if settings.writer.wal_dir:
+        return Path(settings.writer.wal_dir)
+    if isinstance(backend, LocalBackend):
+        return backend.root / "_lakegate" / "wal"
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(settings.storage_url.encode()).hexdigest()[:16]
+    return state / "lakegate" / "wal" / digest

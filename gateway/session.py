@@ -26,23 +26,22 @@ from gateway.errors import (
     InternalError,
     InvalidCatalogName,
     QueryCanceled,
-    UndefinedTable,
     SqlSyntaxError,
+    UndefinedTable,
 )
 from gateway.runtime import Runtime
 from gateway.sql import parse
+from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
+from gateway.sql.column_names import name_result_columns
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
 from gateway.sql.commands.copy_in import CopyIn, copy_target, parse_rows, typed_table
 from gateway.sql.commands.copy_out import copy_source
-from gateway.ingest.parquet_files import write_hour_files
-from gateway.sql.measurements import Column
 from gateway.sql.commands.cursors import Cursors
-from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
-from gateway.sql.column_names import name_result_columns
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
+from gateway.sql.measurements import Column
 from gateway.sql.parameter_types import infer_parameter_types, typed_parameters
 from gateway.sql.parameters import substitute_parameters
 from gateway.sql.results import Result, table_result, text_table
@@ -89,6 +88,7 @@ class Session:
         self.settings = SessionSettings(user=user, database=database, server_version=_server_version())
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
+        self._registered: list[str] = []
         self.catalog = runtime.catalog
         self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
@@ -225,7 +225,8 @@ class Session:
             return self._query(prepared.tree, params, prepared.parameter_types)
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
             result = insert_command.insert(prepared.tree, self.measurements, self.database,
-                                           lambda tree: self._query_table(tree, params))
+                                           lambda tree: self._query_table(tree, params),
+                                           self.runtime.writer.write_table)
             self.catalog.invalidate()
             return result
         if prepared.tree is not None:
@@ -278,6 +279,11 @@ class Session:
             return self.settings.set(words)
         if first == "EXPLAIN":
             return self._explain(text, words, params)
+        if first == "CHECKPOINT" and len(words) == 1:
+            # As in PostgreSQL, CHECKPOINT makes everything written durable in
+            # the main store: here, buffered rows are flushed to Parquet.
+            self.runtime.writer.flush_all()
+            return Result(tag="CHECKPOINT")
         if first in _PRIVILEGED_WORDS:
             raise InsufficientPrivilege(f"{first} is not allowed", hint="Lakegate reads only its own store")
         if first == "COPY":
@@ -310,7 +316,21 @@ class Session:
             self.catalog.refresh()
         rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
         rewritten, plan = rewriter.rewrite(tree)
+        self._register_buffers(self.cursor, plan)
         return parse.to_duckdb(rewritten), plan
+
+    def _register_buffers(self, connection: duckdb.DuckDBPyConnection, plan: ScanPlan) -> None:
+        """Make the buffered rows a rewritten query reads visible to ``connection`` under their names.
+
+        The previous statement's tables are dropped first: its result has
+        been sent by the time the next statement is rewritten.
+        """
+        if connection is self.cursor:
+            for name in self._registered:
+                self.cursor.unregister(name)
+            self._registered = list(plan.buffers)
+        for name, table in plan.buffers.items():
+            connection.register(name, table)
 
     def _describe_sql(self, sql: str, parameter_count: int) -> pa.Schema:
         nulls = [None] * parameter_count
@@ -345,9 +365,10 @@ class Session:
         tree = parse.parse_one(text)
         if not isinstance(tree, exp.Query):
             raise FeatureNotSupported("cursors are supported for SELECT queries only")
-        sql, _ = self._rewrite(name_result_columns(tree.copy()), [])
+        sql, plan = self._rewrite(name_result_columns(tree.copy()), [])
         connection = self.runtime.engine.cursor()
         try:
+            self._register_buffers(connection, plan)
             connection.execute(sql)
             types = _duckdb_type_names(connection)
             reader = connection.to_arrow_reader(BATCH_ROWS)
@@ -385,7 +406,7 @@ class Session:
             table = typed_table(rows, names, {column.name: column.type for column in existing},
                                 target.measurement)
             stored = insert_command.storage_table(table, existing, target.measurement)
-            write_hour_files(self.measurements.backend, target.database, target.measurement, stored)
+            self.runtime.writer.write_table(target.database, target.measurement, stored)
         except GatewayError:
             self.mark_failed()
             raise
@@ -489,7 +510,7 @@ _CHATTER_TAGS = {
 }
 
 _COMMAND_WORDS = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SHOW", "SET", "RESET", "EXPLAIN",
-                  "SAVEPOINT", "RELEASE", "DISCARD", "DEALLOCATE", "DECLARE", "FETCH", "UNLISTEN", "LISTEN", "CLOSE",
+                  "CHECKPOINT", "SAVEPOINT", "RELEASE", "DISCARD", "DEALLOCATE", "DECLARE", "FETCH", "UNLISTEN", "LISTEN", "CLOSE",
                   "ATTACH", "DETACH", "INSTALL", "LOAD", "FORCE", "COPY", "PRAGMA", "EXPORT", "IMPORT", "CALL"}
 
 # Statements that would reach files, extensions or settings outside the sandbox.

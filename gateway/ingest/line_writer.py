@@ -1,7 +1,7 @@
-"""Storing a line-protocol request: parse, check names and types, write Parquet.
+"""Storing a line-protocol request: parse, check names and types, hand the rows to the buffered writer.
 
-Rows are written before the request is acknowledged, through the same
-hour-partitioned write path as INSERT.
+When ``write`` returns, the rows are in the write-ahead log and visible to
+queries, so the request can be acknowledged.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.errors import InvalidName
+from gateway.errors import DatatypeMismatch, InvalidName
+from gateway.ingest.arrow_writer import ArrowWriter
+from gateway.ingest.column_kinds import ARROW_TYPES, DUCKDB_NAMES
 from gateway.ingest.lineprotocol import LineError, Point, parse_lines
-from gateway.ingest.parquet_files import write_hour_files
 from gateway.ingest.point_tables import points_to_tables
 from gateway.storage import layout
-from gateway.storage.backend import Backend
 
 logger = logging.getLogger(__name__)
-
-#: Returns the stored columns of (database, measurement) as {name: DuckDB type}; empty when it has none.
-StoredColumns = Callable[[str, str], dict[str, str]]
 
 
 @dataclass
@@ -28,17 +25,14 @@ class WriteReport:
     """Outcome of one write request: rows stored and lines rejected."""
 
     rows: int = 0
-    files: int = 0
     errors: list[LineError] = field(default_factory=list)
 
 
 class LineProtocolWriter:
     """Writes line-protocol requests into the store."""
 
-    def __init__(self, backend: Backend, stored_columns: StoredColumns,
-                 on_write: Callable[[], None] | None = None) -> None:
-        self.backend = backend
-        self.stored_columns = stored_columns
+    def __init__(self, writer: ArrowWriter, on_write: Callable[[], None] | None = None) -> None:
+        self.writer = writer
         self.on_write = on_write or (lambda: None)
 
     def write(self, database: str, body: bytes, precision: str = "ns") -> WriteReport:
@@ -53,17 +47,29 @@ class LineProtocolWriter:
             raise ValueError(f"request body is not valid UTF-8 at byte {error.start}") from error
         parsed = parse_lines(text, precision=precision)
         points, errors = _valid_names(parsed.points)
-        tables, conflicts = points_to_tables(points, lambda name: self.stored_columns(database, name))
-        report = WriteReport(errors=sorted([*parsed.errors, *errors, *conflicts],
-                                           key=lambda error: error.line_number))
+        tables, conflicts = points_to_tables(points, lambda name: self._column_types(database, name))
+        report = WriteReport(errors=[*parsed.errors, *errors, *conflicts])
         for measurement, table in tables.items():
-            report.files += len(write_hour_files(self.backend, database, measurement, table))
-            report.rows += table.num_rows
+            try:
+                report.rows += self.writer.write_table(database, measurement, table)
+            except DatatypeMismatch as error:
+                # Another request changed the column in between: the lines of this measurement are rejected.
+                report.errors.extend(LineError(number, error.message, "") for number in _line_numbers(
+                    points, measurement))
+        report.errors.sort(key=lambda error: error.line_number)
         if tables:
             self.on_write()
         logger.debug("line protocol write to %s: %d rows, %d lines rejected", database, report.rows,
                      len(report.errors))
         return report
+
+    def _column_types(self, database: str, measurement: str) -> dict[str, str]:
+        return {name: DUCKDB_NAMES[ARROW_TYPES[kind]]
+                for name, kind in self.writer.column_kinds(database, measurement).items() if kind in ARROW_TYPES}
+
+
+def _line_numbers(points: list[Point], measurement: str) -> list[int]:
+    return [point.line_number for point in points if point.measurement == measurement]
 
 
 def _valid_names(points: list[Point]) -> tuple[list[Point], list[LineError]]:

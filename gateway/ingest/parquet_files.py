@@ -1,7 +1,7 @@
 """Writing Arrow tables as hour-partitioned, time-sorted Parquet files.
 
-This is the one write path of the store: every INSERT ends here, so the
-buffered writer can replace what calls it without touching the layout.
+The buffered writer (arrow_writer.py) flushes through here, and so do the
+WAL replay and the demo data.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ TIME_TYPE = pa.timestamp("us", tz="UTC")
 MICROS_PER_HOUR = 3_600_000_000
 
 
-def write_hour_files(backend: Backend, database: str, measurement: str, table: pa.Table) -> list[str]:
+def write_hour_files(backend: Backend, database: str, measurement: str, table: pa.Table,
+                     file_id: str | None = None) -> list[str]:
     """Write ``table`` as one Parquet file per UTC hour of its ``time`` column.
 
     The table must have a non-null ``time`` column of type timestamp[us, UTC].
     Each file contains the rows of one hour, sorted by time, zstd-compressed,
-    with row-group statistics. Returns the written paths in time order.
+    with row-group statistics, named by ``file_id`` (a fresh id if None).
+    Returns the written paths in time order.
     """
     if table.num_rows == 0:
         return []
@@ -38,7 +40,7 @@ def write_hour_files(backend: Backend, database: str, measurement: str, table: p
         part = table.filter(pc.equal(table["__hour"], hour)).drop_columns(["__hour"])
         part = part.sort_by("time")
         start = datetime.fromtimestamp(hour * 3600, UTC)
-        path = layout.new_file_path(database, measurement, start)
+        path = layout.new_file_path(database, measurement, start, file_id=file_id)
         backend.write(path, parquet_bytes(part))
         paths.append(path)
     logger.debug("wrote %d rows of %s.%s into %d files", table.num_rows, database, measurement, len(paths))

@@ -21,8 +21,8 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from gateway.config import read_settings_file
 from gateway.errors import ConfigurationError
 from gateway.server import scram
 
@@ -101,14 +101,7 @@ def _require_some(users: dict[str, UserSecret], source: str) -> dict[str, UserSe
 
 
 def _read_users_file(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigurationError(f"users file {path} does not exist; check --users-file") from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"users file {path} is not valid UTF-8") from None
-    except OSError as error:
-        raise ConfigurationError(f"cannot read users file {path}: {error.strerror or error}") from None
+    return read_settings_file(path, "users file", "--users-file")
 
 
 def _merge(users: dict[str, UserSecret], more: Mapping[str, UserSecret]) -> None:

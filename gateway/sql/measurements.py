@@ -3,6 +3,12 @@
 Every call lists storage afresh, so files written by another gateway on the
 same bucket are seen by the next query. Only the column schema of each file
 is cached, keyed by path, size and modification time.
+
+Rows this gateway has acknowledged but not yet flushed come from the
+buffered writer (``buffered``): they count in the listings, and a scan
+reads them next to the files. The writer's snapshot is taken before the
+listing, and listed files that a snapshotted buffer wrote are left out, so
+rows being flushed are read exactly once.
 """
 
 from __future__ import annotations
@@ -10,12 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import duckdb
+import pyarrow as pa
 
 from gateway.engine import Engine, quote_literal
 from gateway.errors import InvalidCatalogName, StorageError, UndefinedTable
-from gateway.sql.time_bounds import TimeRange, TIME_COLUMN
+from gateway.ingest.arrow_writer import BufferedRows
+from gateway.sql.time_bounds import TIME_COLUMN, TimeRange
 from gateway.storage import layout
 from gateway.storage.backend import ObjectInfo
 
@@ -34,12 +43,23 @@ class Column:
 
 @dataclass(frozen=True)
 class MeasurementFiles:
-    """The files of one measurement chosen for a time range, and how many it has in all."""
+    """The files of one measurement chosen for a time range, how many it has in all, and its buffered rows."""
 
     database: str
     measurement: str
     chosen: list[ObjectInfo]
     total: int
+    buffered: pa.Table | None = None
+
+
+class BufferedSource(Protocol):
+    """What the listings need from the buffered writer."""
+
+    def snapshot(self, database: str, measurement: str) -> BufferedRows: ...
+
+    def databases(self) -> set[str]: ...
+
+    def measurements(self, database: str) -> set[str]: ...
 
 
 class Measurements:
@@ -50,17 +70,24 @@ class Measurements:
         self.backend = engine.backend
         self._schemas: dict[tuple[str, str], tuple[frozenset[tuple[str, int, float]], list[Column]]] = {}
         self._lock = threading.Lock()
+        self.buffered: BufferedSource | None = None
+        self._buffer_schemas: dict[pa.Schema, list[Column]] = {}
 
     # Listings
 
     def databases(self) -> list[str]:
         """Return the database names, sorted; names starting with '.' or '_' are hidden."""
-        return [name for name in self._directories("") if layout.is_listable_name(name)]
+        names = set(self._directories(""))
+        if self.buffered is not None:
+            names |= self.buffered.databases()
+        return sorted(name for name in names if layout.is_listable_name(name))
 
     def measurements(self, database: str) -> list[str]:
         """Return the measurement names of a database, sorted (empty if it does not exist)."""
-        prefix = layout.database_prefix(database)
-        return [name for name in self._directories(prefix) if layout.is_listable_name(name)]
+        names = set(self._directories(layout.database_prefix(database)))
+        if self.buffered is not None:
+            names |= self.buffered.measurements(database)
+        return sorted(name for name in names if layout.is_listable_name(name))
 
     def database_exists(self, database: str) -> bool:
         return database in self.databases()
@@ -96,19 +123,25 @@ class Measurements:
 
     def files(self, database: str, measurement: str, time_range: TimeRange) -> MeasurementFiles:
         """Return the Parquet files whose partition overlaps ``time_range``, sorted by path."""
+        buffered = self._snapshot(database, measurement)
         prefix = layout.measurement_prefix(database, measurement)
         chosen: list[ObjectInfo] = []
         total = 0
         for info in self._objects(prefix):
             partition = layout.partition_of(info.path[len(prefix):])
-            if partition is None:
+            if partition is None or buffered.owns(info.path):
                 continue
             total += 1
             if time_range.empty:
                 continue
             if partition.overlaps(time_range.low, time_range.high):
                 chosen.append(info)
-        return MeasurementFiles(database, measurement, chosen, total)
+        return MeasurementFiles(database, measurement, chosen, total, buffered.table)
+
+    def _snapshot(self, database: str, measurement: str) -> BufferedRows:
+        if self.buffered is None:
+            return BufferedRows(None, frozenset())
+        return self.buffered.snapshot(database, measurement)
 
     # Schemas
 
@@ -118,7 +151,15 @@ class Measurements:
         The union is cached per measurement with the files it was read from.
         Only files added since are read again, and a removed file rereads all.
         """
-        files = self.files(database, measurement, TimeRange()).chosen
+        listed = self.files(database, measurement, TimeRange())
+        return _union(self._file_columns(database, measurement, listed.chosen),
+                      self._buffered_columns(listed.buffered))
+
+    def file_columns(self, database: str, measurement: str) -> list[Column]:
+        """Return the column union of the stored files alone, without buffered rows."""
+        return self._file_columns(database, measurement, self.files(database, measurement, TimeRange()).chosen)
+
+    def _file_columns(self, database: str, measurement: str, files: list[ObjectInfo]) -> list[Column]:
         keys = frozenset(_key(info) for info in files)
         with self._lock:
             cached_keys, cached_columns = self._schemas.get((database, measurement), (frozenset(), []))
@@ -132,6 +173,24 @@ class Measurements:
         with self._lock:
             self._schemas[(database, measurement)] = (keys, columns)
         return columns
+
+    def _buffered_columns(self, table: pa.Table | None) -> list[Column]:
+        """Return the columns of buffered rows with the types DuckDB reads them as, cached per schema."""
+        if table is None:
+            return []
+        with self._lock:
+            cached = self._buffer_schemas.get(table.schema)
+        if cached is None:
+            cursor = self.engine.cursor()
+            try:
+                relation = cursor.from_arrow(table.schema.empty_table())
+                cached = [Column(name, str(kind))
+                          for name, kind in zip(relation.columns, relation.types, strict=True)]
+            finally:
+                cursor.close()
+            with self._lock:
+                self._buffer_schemas[table.schema] = cached
+        return cached
 
     def _describe(self, files: list[ObjectInfo]) -> list[Column]:
         if not files:

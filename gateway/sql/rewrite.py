@@ -4,13 +4,17 @@ Each table reference is handled on its own: the WHERE clause of the SELECT
 whose FROM or JOIN names it gives its time range (see time_bounds.py), and
 the reference becomes a subquery over the files of the matching hour
 partitions. A measurement with no files in range becomes an empty subquery
-with the same columns, so only that table is empty.
+with the same columns, so only that table is empty. Rows still in the
+buffered writer are a third part of the subquery: an Arrow table that the
+session registers under the name the plan gives it.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
@@ -38,6 +42,8 @@ class ScanPlan:
     """The files each measurement reference of a query reads, for EXPLAIN and tests."""
 
     scans: list[MeasurementFiles] = field(default_factory=list)
+    #: Buffered rows to register on the executing connection, by the name the query reads them as.
+    buffers: dict[str, pa.Table] = field(default_factory=dict)
 
     @property
     def files_read(self) -> int:
@@ -65,7 +71,7 @@ class QueryRewriter:
             database, name = target
             files = self.measurements.files(database, name, self._range_for(table))
             plan.scans.append(files)
-            table.replace(self._scan(table, files))
+            table.replace(self._scan(table, files, plan))
         _drop_database_qualifiers(tree)
         return tree, plan
 
@@ -105,14 +111,23 @@ class QueryRewriter:
 
         return time_range(select.args.get("where"), is_time_column, self.evaluate)
 
-    def _scan(self, table: exp.Table, files: MeasurementFiles) -> exp.Expression:
+    def _scan(self, table: exp.Table, files: MeasurementFiles, plan: ScanPlan) -> exp.Expression:
         columns = self.measurements.columns(files.database, files.measurement)
-        subquery = exp.Subquery(this=_scan_query(self.measurements, columns, files))
+        query = _scan_query(self.measurements, columns, files)
+        if files.buffered is not None:
+            name = f"__lakegate_buffered_{next(_buffer_numbers)}"
+            plan.buffers[name] = files.buffered
+            buffered = exp.select(exp.Star()).from_(exp.to_table(name))
+            query = exp.Union(this=query, expression=buffered, distinct=False, by_name=True)
+        subquery = exp.Subquery(this=query)
         alias = table.args.get("alias")
         if alias is None:
             alias = exp.TableAlias(this=exp.to_identifier(table.name))
         subquery.set("alias", alias.copy())
         return subquery
+
+
+_buffer_numbers = itertools.count(1)
 
 
 def _drop_database_qualifiers(tree: exp.Expression) -> None:

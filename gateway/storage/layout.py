@@ -61,11 +61,20 @@ def hour_directory(database: str, measurement: str, hour: datetime) -> str:
     return measurement_prefix(database, measurement) + hour.strftime("%Y/%m/%d/%H/")
 
 
-def new_file_path(database: str, measurement: str, hour: datetime, now: datetime | None = None) -> str:
-    """Return a fresh, unique file path in the hour partition of ``hour``."""
+def new_file_id(now: datetime | None = None) -> str:
+    """Return a unique file id: the write time and a suffix, ``YYYYMMDD_HHMMSS_<ns9><hex4>``."""
     now = now or datetime.now(UTC)
-    suffix = f"{time.time_ns() % 1_000_000_000:09d}{secrets.token_hex(2)}"
-    name = f"{measurement}_{now.strftime('%Y%m%d_%H%M%S')}_{suffix}.parquet"
+    return f"{now.strftime('%Y%m%d_%H%M%S')}_{time.time_ns() % 1_000_000_000:09d}{secrets.token_hex(2)}"
+
+
+def new_file_path(database: str, measurement: str, hour: datetime, now: datetime | None = None,
+                  file_id: str | None = None) -> str:
+    """Return the path of a file in the hour partition of ``hour``, named by ``file_id`` or a fresh id.
+
+    The buffered writer passes its WAL segment's id, so all files of one
+    flush share it and a replay after a crash rewrites the same paths.
+    """
+    name = f"{measurement}_{file_id or new_file_id(now)}.parquet"
     return hour_directory(database, measurement, hour) + name
 
 

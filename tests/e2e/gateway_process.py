@@ -64,6 +64,10 @@ def start_gateway(settings: Settings, log_path: Path, *extra: str) -> GatewayPro
     """Start the gateway on a free loopback port and wait until it accepts connections."""
     port = free_port()
     http_port = free_port()
+    if "--wal-dir" not in extra:
+        # Each process its own write-ahead log, next to its log file; a test
+        # that restarts a gateway passes the same --wal-dir to both.
+        extra = (*extra, "--wal-dir", str(log_path.parent / f"wal-{port}"))
     command = [sys.executable, "-m", "gateway", "serve", "--storage", settings.storage_url,
                "--host", "127.0.0.1", "--port", str(port), "--http-port", str(http_port), *extra]
     log = log_path.open("wb")

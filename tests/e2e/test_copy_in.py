@@ -45,6 +45,10 @@ def test_copy_rows_through_psycopg_write_row(gateway: GatewayProcess) -> None:
                 copy.write_row((datetime(2024, 1, 1, minute // 60, minute % 60, tzinfo=UTC), minute))
         assert connection.execute("SELECT count(*), sum(free) FROM mem").fetchone() == (120, 7140)
         plan = connection.execute("EXPLAIN SELECT * FROM mem").fetchall()
+        assert plan[0] == ("Lakegate scan telemetry.mem: 0 of 0 files, 0 partitions, 120 buffered rows",)
+        connection.execute("CHECKPOINT")
+        assert connection.execute("SELECT count(*), sum(free) FROM mem").fetchone() == (120, 7140)
+        plan = connection.execute("EXPLAIN SELECT * FROM mem").fetchall()
         assert plan[0] == ("Lakegate scan telemetry.mem: 2 of 2 files, 2 partitions",)
 
 

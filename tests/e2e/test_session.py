@@ -73,6 +73,7 @@ def test_pruning_reads_one_hour(gateway: GatewayProcess) -> None:
                 sql.SQL("INSERT INTO cpu (time, usage) VALUES ({}, {})").format(
                     f"2024-02-01 {hour:02d}:30:00+00", float(hour))
             )
+        connection.execute("CHECKPOINT")  # flush the buffered rows: one file per hour
         plan = [row[0] for row in connection.execute(
             "EXPLAIN SELECT * FROM cpu WHERE time >= '2024-02-01 02:00' AND time < '2024-02-01 03:00'"
         )]

@@ -2,7 +2,7 @@
 
 DuckDB evaluates the rows (so any expression a SELECT allows works), the
 gateway fixes their types for storage, checks them against the columns the
-measurement already has, and hands the table to the one write path. Every
+measurement already has, and hands the table to the buffered writer. Every
 check runs before anything is written.
 """
 
@@ -24,7 +24,7 @@ from gateway.errors import (
     SqlSyntaxError,
     UndefinedTable,
 )
-from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
+from gateway.ingest.parquet_files import TIME_TYPE
 from gateway.sql.measurements import Column, Measurements
 from gateway.sql.results import Result
 from gateway.sql.time_bounds import TIME_COLUMN
@@ -32,12 +32,14 @@ from gateway.storage import layout
 
 #: Runs a SELECT (already rewritten for the store) and returns its rows.
 QueryRunner = Callable[[exp.Expression], pa.Table]
+#: Stores a table in (database, measurement) and returns its row count: the buffered writer's write_table.
+TableWriter = Callable[[str, str, pa.Table], int]
 
 _MAX_COLUMN_NAME = 255
 
 
 def insert(
-    tree: exp.Insert, measurements: Measurements, database: str, run_query: QueryRunner
+    tree: exp.Insert, measurements: Measurements, database: str, run_query: QueryRunner, write: TableWriter
 ) -> Result:
     """Insert the rows of an INSERT statement and return ``INSERT 0 n``."""
     target_db, name, column_names = _target(tree, database)
@@ -63,7 +65,7 @@ def insert(
         )
     rows = run_query(_typed_query(query, column_names))
     table = storage_table(rows, existing, name)
-    write_hour_files(measurements.backend, target_db, name, table)
+    write(target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")
 
 
