@@ -8,7 +8,7 @@ NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
 
-.PHONY: install install-test run demo test clients-report check clean
+.PHONY: install install-test run demo test clients-report bench-ingest check clean
 
 # constraints.txt pins every package to versions tested together, so the
 # resolver has nothing to search and installs the same set everywhere.
@@ -36,6 +36,11 @@ test: install-test
 # Rewrites docs/clients.md from a run of the real-client tests.
 clients-report: install-test
 	$(PY) -m tests.clients.report
+
+# Runs the ingestion benchmarks against PostgreSQL 15 and rewrites their section
+# of docs/benchmarks.md; BENCH_ARGS=--quick divides every data size by 10.
+bench-ingest: install
+	$(PY) -m bench.ingest $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
