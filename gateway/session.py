@@ -39,6 +39,8 @@ from gateway.sql.commands import show as show_command
 from gateway.sql.commands.copy_in import CopyIn, copy_target, parse_rows, typed_table
 from gateway.sql.commands.copy_out import copy_source
 from gateway.sql.commands.cursors import Cursors
+from gateway.sql.commands.insert_literals import LiteralInsert
+from gateway.sql.commands.insert_literals import match as match_literal_insert
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
 from gateway.sql.measurements import Column
@@ -67,6 +69,8 @@ class Prepared:
     kind: str = "command"  # "query", "insert", "command" or "empty"
     #: DuckDB type of each parameter, declared by the client or inferred; None where unknown.
     parameter_types: list[str | None] = field(default_factory=list)
+    #: A literal-only multi-row INSERT, read without sqlglot (see insert_literals.py).
+    literal: LiteralInsert | None = None
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Session:
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
         self._registered: list[str] = []
+        self._insert_sql: insert_command.RenderCache = {}
         self.catalog = runtime.catalog
         self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
@@ -99,12 +104,21 @@ class Session:
 
     def execute_simple(self, sql: str) -> list[Prepared]:
         """Split a simple-protocol query string into prepared statements, in order."""
+        literal = _literal_insert(sql)
+        if literal is not None:
+            return [Prepared(sql, [], 0, kind="insert", literal=literal)]
         return [self.prepare(text) for text in parse.split_statements(sql)]
 
     # Extended protocol
 
     def prepare(self, text: str) -> Prepared:
         """Parse one statement; raise SqlSyntaxError (42601) if it does not parse."""
+        literal = _literal_insert(text)
+        if literal is not None:
+            return Prepared(text, [], 0, kind="insert", literal=literal)
+        return self._parse(text)
+
+    def _parse(self, text: str) -> Prepared:
         if not parse.split_statements(text):
             return Prepared(text, [], 0, kind="empty")
         words = parse.words(text)
@@ -223,10 +237,17 @@ class Session:
             raise _InFailedTransaction()
         if prepared.kind == "query" and prepared.tree is not None:
             return self._query(prepared.tree, params, prepared.parameter_types)
+        if prepared.literal is not None:
+            result = insert_command.insert_literal_rows(prepared.literal, self.measurements, self.database,
+                                                        self.runtime.writer.write_table)
+            if result is not None:
+                self.catalog.invalidate()
+                return result
+            prepared = self._parse(prepared.text)  # not convertible here: DuckDB evaluates it
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
             result = insert_command.insert(prepared.tree, self.measurements, self.database,
-                                           lambda tree: self._query_table(tree, params),
-                                           self.runtime.writer.write_table)
+                                           _SessionQueries(self, params), self.runtime.writer.write_table,
+                                           cache=self._insert_sql, statement=prepared.text)
             self.catalog.invalidate()
             return result
         if prepared.tree is not None:
@@ -305,10 +326,6 @@ class Session:
         types = _duckdb_type_names(self.cursor)
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
         return Result(tag="SELECT", schema=_with_type_names(reader.schema, types), batches=_batches(reader))
-
-    def _query_table(self, tree: exp.Expression, params: list[object]) -> pa.Table:
-        sql, _ = self._rewrite(tree, params)
-        return self.cursor.execute(sql, params or None).to_arrow_table()
 
     def _rewrite(self, tree: exp.Expression, params: list[object]) -> tuple[str, ScanPlan]:
         tree, reads_catalog = rewrite_catalog(tree.copy(), self._session_values(), params)
@@ -451,6 +468,20 @@ class Session:
             self.transaction.status = "failed"
 
 
+class _SessionQueries:
+    """What INSERT needs from its session: the store rewrite and DuckDB, with the statement's parameters."""
+
+    def __init__(self, session: Session, params: list[object]) -> None:
+        self.session = session
+        self.params = params
+
+    def render(self, tree: exp.Expression) -> str:
+        return self.session._rewrite(tree, self.params)[0]
+
+    def run(self, sql: str) -> pa.Table:
+        return self.session.cursor.execute(sql, self.params or None).to_arrow_table()
+
+
 class _Timeout(threading.Timer):
     """Interrupts the session's DuckDB statement when statement_timeout passes."""
 
@@ -529,6 +560,13 @@ def _deallocate(words: list[parse.Word]) -> Result:
     if names[0].upper == "ALL" and not names[0].quoted:
         return Result(tag="DEALLOCATE ALL", deallocate="")
     return Result(tag="DEALLOCATE", deallocate=names[0].text)
+
+
+def _literal_insert(text: str) -> LiteralInsert | None:
+    # A cheap test first: most statements are not INSERTs.
+    if text.lstrip()[:6].upper() != "INSERT":
+        return None
+    return match_literal_insert(text)
 
 
 def _ends_transaction(words: list[parse.Word]) -> bool:

@@ -19,6 +19,7 @@ are visible from the moment they are acknowledged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -50,6 +51,8 @@ StoredColumns = Callable[[str, str], dict[str, str]]
 #: How long the stored columns of a measurement are reused before storage is listed again.
 STORED_COLUMNS_SECONDS = 30.0
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: A buffer of this many separate writes is concatenated into one table.
+COMPACT_PARTS = 256
 
 
 @dataclass(frozen=True)
@@ -77,16 +80,29 @@ class _Buffer:
     busy: bool = False
 
     def table(self) -> pa.Table:
-        tables = [conform(table, self.kinds) for table in self.tables]
-        return pa.concat_tables(tables, promote_options="default")
+        return pa.concat_tables(self.tables, promote_options="default")
 
 
-@dataclass(frozen=True)
+@dataclass
 class BufferedRows:
     """Rows of one measurement not yet visible in listings, and the ids of their buffers."""
 
-    table: pa.Table | None
+    parts: tuple[pa.Table, ...]
     segment_ids: frozenset[str]
+
+    @functools.cached_property
+    def table(self) -> pa.Table | None:
+        """Return the rows as one table (None when there are none)."""
+        if not self.parts:
+            return None
+        return pa.concat_tables(self.parts, promote_options="permissive")
+
+    @functools.cached_property
+    def schema(self) -> pa.Schema | None:
+        """Return the columns of the rows without concatenating them."""
+        if not self.parts:
+            return None
+        return pa.unify_schemas([part.schema for part in self.parts], promote_options="permissive")
 
     def owns(self, path: str) -> bool:
         """Tell whether a listed file was written by one of these buffers (its rows are in ``table``)."""
@@ -194,14 +210,20 @@ class ArrowWriter:
         with self._lock:
             self._wait_for_memory(size)
             kinds = self._merged_kinds(database, measurement, table)
+            table = conform(table, kinds)
             buffer = self._buffers.get((database, measurement))
             if buffer is None:
                 buffer = self._new_buffer(database, measurement)
                 self._buffers[(database, measurement)] = buffer
             if self.wal is not None and buffer.segment is not None:
                 self.wal.append(buffer.segment, table)
+            if any(buffer.kinds.get(name, kind) != kind for name, kind in kinds.items()):
+                buffer.tables = [conform(part, kinds) for part in buffer.tables]  # a column became float
             buffer.kinds = kinds
             buffer.tables.append(table)
+            if len(buffer.tables) >= COMPACT_PARTS:
+                # Many small writes (one row per INSERT) would make every read concatenate thousands of parts.
+                buffer.tables = [buffer.table().combine_chunks()]
             buffer.rows += table.num_rows
             buffer.nbytes += size
             self._memory += size
@@ -229,12 +251,9 @@ class ArrowWriter:
         with self._lock:
             buffers = [buffer for buffer in (*self._flushing, self._buffers.get((database, measurement)))
                        if buffer is not None and buffer.database == database and buffer.measurement == measurement]
-            tables = [(buffer.kinds, list(buffer.tables)) for buffer in buffers]
+            parts = tuple(part for buffer in buffers for part in buffer.tables)
             ids = frozenset(buffer.segment_id for buffer in buffers)
-        parts = [conform(table, kinds) for kinds, group in tables for table in group]
-        if not parts:
-            return BufferedRows(None, ids)
-        return BufferedRows(pa.concat_tables(parts, promote_options="permissive"), ids)
+        return BufferedRows(parts, ids)
 
     def databases(self) -> set[str]:
         """Return the databases that have buffered rows."""

@@ -124,6 +124,11 @@ class Measurements:
     def files(self, database: str, measurement: str, time_range: TimeRange) -> MeasurementFiles:
         """Return the Parquet files whose partition overlaps ``time_range``, sorted by path."""
         buffered = self._snapshot(database, measurement)
+        listed = self._listed(database, measurement, time_range, buffered)
+        return MeasurementFiles(database, measurement, listed.chosen, listed.total, buffered.table)
+
+    def _listed(self, database: str, measurement: str, time_range: TimeRange,
+                buffered: BufferedRows) -> MeasurementFiles:
         prefix = layout.measurement_prefix(database, measurement)
         chosen: list[ObjectInfo] = []
         total = 0
@@ -136,11 +141,11 @@ class Measurements:
                 continue
             if partition.overlaps(time_range.low, time_range.high):
                 chosen.append(info)
-        return MeasurementFiles(database, measurement, chosen, total, buffered.table)
+        return MeasurementFiles(database, measurement, chosen, total)
 
     def _snapshot(self, database: str, measurement: str) -> BufferedRows:
         if self.buffered is None:
-            return BufferedRows(None, frozenset())
+            return BufferedRows((), frozenset())
         return self.buffered.snapshot(database, measurement)
 
     # Schemas
@@ -151,9 +156,10 @@ class Measurements:
         The union is cached per measurement with the files it was read from.
         Only files added since are read again, and a removed file rereads all.
         """
-        listed = self.files(database, measurement, TimeRange())
+        buffered = self._snapshot(database, measurement)
+        listed = self._listed(database, measurement, TimeRange(), buffered)
         return _union(self._file_columns(database, measurement, listed.chosen),
-                      self._buffered_columns(listed.buffered))
+                      self._buffered_columns(buffered.schema))
 
     def file_columns(self, database: str, measurement: str) -> list[Column]:
         """Return the column union of the stored files alone, without buffered rows."""
@@ -174,22 +180,22 @@ class Measurements:
             self._schemas[(database, measurement)] = (keys, columns)
         return columns
 
-    def _buffered_columns(self, table: pa.Table | None) -> list[Column]:
+    def _buffered_columns(self, schema: pa.Schema | None) -> list[Column]:
         """Return the columns of buffered rows with the types DuckDB reads them as, cached per schema."""
-        if table is None:
+        if schema is None:
             return []
         with self._lock:
-            cached = self._buffer_schemas.get(table.schema)
+            cached = self._buffer_schemas.get(schema)
         if cached is None:
             cursor = self.engine.cursor()
             try:
-                relation = cursor.from_arrow(table.schema.empty_table())
+                relation = cursor.from_arrow(schema.empty_table())
                 cached = [Column(name, str(kind))
                           for name, kind in zip(relation.columns, relation.types, strict=True)]
             finally:
                 cursor.close()
             with self._lock:
-                self._buffer_schemas[table.schema] = cached
+                self._buffer_schemas[schema] = cached
         return cached
 
     def _describe(self, files: list[ObjectInfo]) -> list[Column]:

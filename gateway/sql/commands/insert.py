@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,13 +26,24 @@ from gateway.errors import (
     UndefinedTable,
 )
 from gateway.ingest.parquet_files import TIME_TYPE
+from gateway.sql.commands.insert_literals import LiteralInsert, literal_table
 from gateway.sql.measurements import Column, Measurements
 from gateway.sql.results import Result
 from gateway.sql.time_bounds import TIME_COLUMN
 from gateway.storage import layout
 
-#: Runs a SELECT (already rewritten for the store) and returns its rows.
-QueryRunner = Callable[[exp.Expression], pa.Table]
+
+class QueryRunner(Protocol):
+    """Turns a SELECT into DuckDB SQL over the store, and runs such SQL with the statement's parameters."""
+
+    def render(self, tree: exp.Expression) -> str: ...
+
+    def run(self, sql: str) -> pa.Table: ...
+
+
+#: Rendered SQL of VALUES-only INSERTs, per statement text, database and target columns, in one session.
+RenderCache = dict[tuple[str, str, tuple[str, ...]], str]
+_RENDER_CACHE_SIZE = 256
 #: Stores a table in (database, measurement) and returns its row count: the buffered writer's write_table.
 TableWriter = Callable[[str, str, pa.Table], int]
 
@@ -39,9 +51,16 @@ _MAX_COLUMN_NAME = 255
 
 
 def insert(
-    tree: exp.Insert, measurements: Measurements, database: str, run_query: QueryRunner, write: TableWriter
+    tree: exp.Insert, measurements: Measurements, database: str, runner: QueryRunner, write: TableWriter,
+    *, cache: RenderCache | None = None, statement: str = "",
 ) -> Result:
-    """Insert the rows of an INSERT statement and return ``INSERT 0 n``."""
+    """Insert the rows of an INSERT statement and return ``INSERT 0 n``.
+
+    A statement whose VALUES hold only literals, parameters and casts is
+    rendered once per session and ``cache``d under its text, so a
+    parameterised INSERT run many times (executemany, JDBC batches) skips
+    the SQL rewrite after the first row.
+    """
     target_db, name, column_names = _target(tree, database)
     existing = _existing_columns(measurements, target_db, name)
     source = tree.expression
@@ -57,16 +76,48 @@ def insert(
                 hint=f"INSERT INTO {name} (time, ...) VALUES (...)",
             )
         column_names = [column.name for column in existing]
-    query = _as_query(source)
-    width = run_query(exp.select(exp.Star()).from_(exp.Subquery(this=query.copy())).limit(0)).num_columns
-    if width != len(column_names):
-        raise SqlSyntaxError(
-            f"INSERT has {width} expressions but {len(column_names)} target columns"
-        )
-    rows = run_query(_typed_query(query, column_names))
+    key = (statement, target_db, tuple(column_names))
+    sql = cache.get(key) if cache is not None and statement else None
+    if sql is None:
+        query = _as_query(source)
+        width = _values_width(source)
+        if width is None:
+            width = runner.run(runner.render(
+                exp.select(exp.Star()).from_(exp.Subquery(this=query.copy())).limit(0))).num_columns
+        if width != len(column_names):
+            raise SqlSyntaxError(
+                f"INSERT has {width} expressions but {len(column_names)} target columns"
+            )
+        sql = runner.render(_typed_query(query, column_names))
+        if cache is not None and statement and _only_constants(source):
+            if len(cache) >= _RENDER_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[key] = sql
+    rows = runner.run(sql)
     table = storage_table(rows, existing, name)
     write(target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")
+
+
+_CONSTANT_NODES = (exp.Values, exp.Tuple, exp.Literal, exp.Null, exp.Boolean, exp.Placeholder, exp.Parameter,
+                   exp.Cast, exp.DataType, exp.DataTypeParam, exp.Neg, exp.Paren, exp.TableAlias, exp.Identifier,
+                   exp.Var)
+
+
+def _only_constants(source: exp.Expression) -> bool:
+    """Tell whether VALUES holds nothing whose value could change between runs (no functions, no tables)."""
+    return isinstance(source, exp.Values) and all(isinstance(node, _CONSTANT_NODES) for node in source.walk())
+
+
+def _values_width(source: exp.Expression) -> int | None:
+    """Return the number of values in the first row of a VALUES list, None for a SELECT."""
+    if not isinstance(source, exp.Values) or not source.expressions:
+        return None
+    first = source.expressions[0]
+    widths = {len(row.expressions) if isinstance(row, exp.Tuple) else 1 for row in source.expressions}
+    if len(widths) != 1:
+        return None  # rows of different widths: DuckDB reports the error
+    return len(first.expressions) if isinstance(first, exp.Tuple) else 1
 
 
 def _target(tree: exp.Insert, database: str) -> tuple[str, str, list[str] | None]:
@@ -87,10 +138,30 @@ def _target(tree: exp.Insert, database: str) -> tuple[str, str, list[str] | None
 
 
 def _column_name(node: exp.Expression) -> str:
-    name = node.name if isinstance(node, (exp.Identifier, exp.Column)) else ""
+    return _checked_column_name(node.name if isinstance(node, (exp.Identifier, exp.Column)) else "")
+
+
+def _checked_column_name(name: str) -> str:
     if not name or len(name) > _MAX_COLUMN_NAME or "\x00" in name:
         raise InvalidName(f"invalid column name {name!r}")
     return name
+
+
+def insert_literal_rows(statement: LiteralInsert, measurements: Measurements, database: str,
+                        write: TableWriter) -> Result | None:
+    """Insert a literal-only multi-row INSERT without sqlglot or DuckDB; None sends it the general way."""
+    table = literal_table(statement)
+    if table is None:
+        return None
+    target_db = layout.validate_name(statement.database or database, "database")
+    name = layout.validate_name(statement.measurement, "measurement")
+    columns = [_checked_column_name(column) for column in statement.columns]
+    if len({column.lower() for column in columns}) != len(columns):
+        raise SqlSyntaxError("a column is named more than once in the INSERT column list")
+    existing = _existing_columns(measurements, target_db, name)
+    stored = storage_table(table, existing, name)
+    write(target_db, name, stored)
+    return Result(tag=f"INSERT 0 {stored.num_rows}")
 
 
 def _existing_columns(measurements: Measurements, database: str, name: str) -> list[Column]:
