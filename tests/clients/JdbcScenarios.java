@@ -48,6 +48,7 @@ public final class JdbcScenarios {
             attempt("text", connection, JdbcScenarios::textSpellings);
             attempt("params", connection, JdbcScenarios::parameters);
             attempt("update", connection, c -> update(c, scratchTable));
+            attempt("batch", connection, c -> batch(c, scratchTable));
             attempt("error", connection, JdbcScenarios::errors);
             attempt("transaction", connection, JdbcScenarios::failedTransaction);
             attempt("cancel", connection, c -> cancel(c, longQuery));
@@ -179,6 +180,29 @@ public final class JdbcScenarios {
         try (Statement statement = connection.createStatement()) {
             print("update.count", statement.executeUpdate("INSERT INTO " + scratchTable
                 + " (time, v) VALUES ('2024-03-01 00:00:00+00', 1), ('2024-03-01 01:00:00+00', 2)"));
+        }
+    }
+
+    private static void batch(Connection connection, String scratchTable) throws SQLException {
+        // A JDBC batch: one prepared INSERT run once per row, the way loaders write.
+        try (PreparedStatement statement = connection.prepareStatement(
+                "INSERT INTO " + scratchTable + " (time, v) VALUES (?, ?)")) {
+            for (int row = 0; row < 50; row++) {
+                statement.setObject(1, OffsetDateTime.of(2024, 4, 1, 0, row, 0, 0, ZoneOffset.UTC));
+                statement.setLong(2, row);
+                statement.addBatch();
+            }
+            int total = 0;
+            for (int count : statement.executeBatch()) {
+                total += count;
+            }
+            print("batch.count", total);
+        }
+        try (Statement statement = connection.createStatement();
+             ResultSet results = statement.executeQuery("SELECT count(*), sum(v) FROM " + scratchTable
+                 + " WHERE time >= '2024-04-01 00:00:00+00'")) {
+            results.next();
+            print("batch.rows", results.getLong(1) + "," + results.getLong(2));
         }
     }
 

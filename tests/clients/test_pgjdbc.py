@@ -107,6 +107,11 @@ def test_update_count(outputs: dict[str, Output]) -> None:
     _assert_both(outputs, "update.count", "2")
 
 
+def test_batch_insert(outputs: dict[str, Output]) -> None:
+    _assert_both(outputs, "batch.count", "50")
+    _assert_both(outputs, "batch.rows", "50,1225")
+
+
 def test_errors_and_recovery(outputs: dict[str, Output]) -> None:
     for index, sqlstate in enumerate(["42P01", "42601", "42703"]):
         _assert_both(outputs, f"error.{index}", sqlstate)

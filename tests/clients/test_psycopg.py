@@ -86,6 +86,19 @@ def test_command_tags(gateway: Server, oracle: Server, scratch_table: str) -> No
             assert connection.execute(f"SELECT v FROM {scratch_table} ORDER BY time").fetchall() == [(1,), (2,)]
 
 
+def test_executemany(gateway: Server, oracle: Server, scratch_table: str) -> None:
+    rows = [(datetime(2024, 5, 1, 0, minute, tzinfo=UTC), minute) for minute in range(60)]
+    for server in (gateway, oracle):
+        with server.connect() as connection:
+            cursor = connection.cursor()
+            cursor.executemany(f"INSERT INTO {scratch_table} (time, v) VALUES (%s, %s)", rows)
+            connection.commit()
+            assert cursor.rowcount == 60, server
+            assert connection.execute(
+                f"SELECT count(*), sum(v), min(time) FROM {scratch_table} WHERE time >= '2024-05-01'"
+            ).fetchone() == (60, 1770, datetime(2024, 5, 1, tzinfo=UTC)), server
+
+
 @pytest.mark.parametrize("query", ["", ";", "-- ping"])
 def test_empty_query(gateway: Server, oracle: Server, query: str) -> None:
     for server in (gateway, oracle):
