@@ -94,6 +94,7 @@ class Session:
         self.cursor = runtime.engine.cursor()
         self._registered: list[str] = []
         self._insert_sql: insert_command.RenderCache = {}
+        self._unsynced = False
         self.catalog = runtime.catalog
         self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
@@ -239,14 +240,14 @@ class Session:
             return self._query(prepared.tree, params, prepared.parameter_types)
         if prepared.literal is not None:
             result = insert_command.insert_literal_rows(prepared.literal, self.measurements, self.database,
-                                                        self.runtime.writer.write_table)
+                                                        self._write)
             if result is not None:
                 self.catalog.invalidate()
                 return result
             prepared = self._parse(prepared.text)  # not convertible here: DuckDB evaluates it
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
             result = insert_command.insert(prepared.tree, self.measurements, self.database,
-                                           _SessionQueries(self, params), self.runtime.writer.write_table,
+                                           _SessionQueries(self, params), self._write,
                                            cache=self._insert_sql, statement=prepared.text)
             self.catalog.invalidate()
             return result
@@ -336,6 +337,21 @@ class Session:
         self._register_buffers(self.cursor, plan)
         return parse.to_duckdb(rewritten), plan
 
+    def _write(self, database: str, measurement: str, table: pa.Table) -> int:
+        """Buffer rows with the WAL fsync deferred to :meth:`make_durable`, which runs before any reply is sent."""
+        self._unsynced = True
+        return self.runtime.writer.write_table(database, measurement, table, defer_sync=True)
+
+    def make_durable(self) -> None:
+        """Fsync the WAL appends of this session's writes; the wire layer calls this before sending replies.
+
+        Replies are buffered until the client waits for them (Sync, or a
+        full buffer), so the writes of one pipeline or batch share an fsync.
+        """
+        if self._unsynced:
+            self.runtime.writer.sync_log()
+            self._unsynced = False
+
     def _register_buffers(self, connection: duckdb.DuckDBPyConnection, plan: ScanPlan) -> None:
         """Make the buffered rows a rewritten query reads visible to ``connection`` under their names.
 
@@ -423,7 +439,7 @@ class Session:
             table = typed_table(rows, names, {column.name: column.type for column in existing},
                                 target.measurement)
             stored = insert_command.storage_table(table, existing, target.measurement)
-            self.runtime.writer.write_table(target.database, target.measurement, stored)
+            self._write(target.database, target.measurement, stored)
         except GatewayError:
             self.mark_failed()
             raise

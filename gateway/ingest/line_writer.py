@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from gateway.errors import DatatypeMismatch, InvalidName
 from gateway.ingest.arrow_writer import ArrowWriter
 from gateway.ingest.column_kinds import ARROW_TYPES, DUCKDB_NAMES
-from gateway.ingest.lineprotocol import LineError, Point, parse_lines
-from gateway.ingest.point_tables import points_to_tables
+from gateway.ingest.line_batches import MeasurementBatch
+from gateway.ingest.lineprotocol import LineError, parse_batches
+from gateway.ingest.point_tables import batches_to_tables
 from gateway.storage import layout
 
 logger = logging.getLogger(__name__)
@@ -45,17 +46,18 @@ class LineProtocolWriter:
             text = body.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ValueError(f"request body is not valid UTF-8 at byte {error.start}") from error
-        parsed = parse_lines(text, precision=precision)
-        points, errors = _valid_names(parsed.points)
-        tables, conflicts = points_to_tables(points, lambda name: self._column_types(database, name))
+        parsed = parse_batches(text, precision=precision)
+        batches, errors = _valid_names(parsed.batches)
+        tables, conflicts = batches_to_tables(batches, lambda name: self._column_types(database, name))
         report = WriteReport(errors=[*parsed.errors, *errors, *conflicts])
         for measurement, table in tables.items():
             try:
                 report.rows += self.writer.write_table(database, measurement, table)
             except DatatypeMismatch as error:
                 # Another request changed the column in between: the lines of this measurement are rejected.
-                report.errors.extend(LineError(number, error.message, "") for number in _line_numbers(
-                    points, measurement))
+                rejected = set(batches[measurement].all_line_numbers()) - {
+                    conflict.line_number for conflict in conflicts}
+                report.errors.extend(LineError(number, error.message, "") for number in sorted(rejected))
         report.errors.sort(key=lambda error: error.line_number)
         if tables:
             self.on_write()
@@ -68,21 +70,14 @@ class LineProtocolWriter:
                 for name, kind in self.writer.column_kinds(database, measurement).items() if kind in ARROW_TYPES}
 
 
-def _line_numbers(points: list[Point], measurement: str) -> list[int]:
-    return [point.line_number for point in points if point.measurement == measurement]
-
-
-def _valid_names(points: list[Point]) -> tuple[list[Point], list[LineError]]:
-    valid: list[Point] = []
+def _valid_names(batches: dict[str, MeasurementBatch]) -> tuple[dict[str, MeasurementBatch], list[LineError]]:
+    valid: dict[str, MeasurementBatch] = {}
     errors: list[LineError] = []
-    for point in points:
+    for name, batch in batches.items():
         try:
-            layout.validate_name(point.measurement, "measurement")
+            layout.validate_name(name, "measurement")
         except InvalidName as error:
-            errors.append(LineError(point.line_number, error.message, ""))
+            errors.extend(LineError(number, error.message, "") for number in batch.all_line_numbers())
             continue
-        valid.append(point)
+        valid[name] = batch
     return valid, errors
-
-
-

@@ -8,19 +8,25 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from gateway.ingest import lineprotocol
+from gateway.ingest import lineprotocol, point_tables
+from gateway.ingest.line_batches import batch_points
 from gateway.ingest.lineprotocol import (
+    COLUMNAR_MIN_LINES,
     MAX_TIME_US,
     MIN_TIME_US,
+    BatchResult,
     LineError,
     ParseResult,
     Point,
     UnsignedInt,
+    parse_batches,
     parse_lines,
     points_to_rows,
 )
+from gateway.ingest.point_tables import batches_to_tables, points_to_tables
 
 # Public sample data of InfluxData (repository influxdb2-sample-data), read
 # from outside the repository and never copied into it.
@@ -687,3 +693,384 @@ def test_bitcoin_prices() -> None:
     assert [point.fields for point in result.points] == [
         {"price": 42970.9319}, {"price": 31987.6477}, {"price": 37136.1669}]
     assert {point.measurement for point in result.points} == {"coindesk"}
+
+
+# ---------------------------------------------------------------- columnar path agrees with the reference parser
+
+
+def parse_by_reference(data: bytes | str, precision: str = "ns") -> ParseResult:
+    options = lineprotocol._options(precision, DEFAULT_NS)
+    text, check_encoding = lineprotocol._decode(data)
+    return lineprotocol._PayloadParser(text, options, check_encoding).parse()
+
+
+def parse_by_columns(text: str, precision: str = "ns") -> BatchResult:
+    """Parse with the columnar path whatever the number of lines."""
+    options = lineprotocol._options(precision, DEFAULT_NS)
+    return lineprotocol._parse_columns(text, text.split("\n"), options)
+
+
+def columnar_points(result: BatchResult) -> list[Point]:
+    points = [point for batch in result.batches.values() for point in batch_points(batch)]
+    return sorted(points, key=lambda point: point.line_number)
+
+
+def rows_in_columns(result: BatchResult) -> int:
+    """Return how many lines the columnar steps parsed, as opposed to the reference parser."""
+    return sum(batch.row_count for batch in result.batches.values())
+
+
+def shape(point: Point) -> tuple[list[str], list[tuple[str, tuple[type, object]]]]:
+    """Return the tag keys and the typed fields of a point, in line order."""
+    return list(point.tags), list(typed(point.fields).items())
+
+
+def assert_columns_agree(text: str, precision: str = "ns") -> BatchResult:
+    """Parse by columns and by the reference parser, which must give the same points and errors."""
+    expected = parse_by_reference(text, precision)
+    result = parse_by_columns(text, precision)
+    points = columnar_points(result)
+    assert result.errors == expected.errors
+    assert points == expected.points
+    assert [shape(point) for point in points] == [shape(point) for point in expected.points]
+    return result
+
+
+# Lines that the split at spaces, commas and equals signs could misread,
+# values that Arrow's casts read but the line protocol does not, and the
+# blanks, comments and line ends around lines.
+TRICKY_LINES = [
+    # Backslashes.
+    "m f=1\\",
+    "m,t=x\\ f=1",
+    "m,t=x\\\\ f=1",
+    "m f=1\\ 1000",
+    "m f\\=1=2",
+    "m f\\=1",
+    "m a=1,f\\=2 1000",
+    "m f\\\\=1",
+    "m f\\,g=1",
+    "m f\\ g=1 1000",
+    "m f\\x=1",
+    "m,t=a\\=b f=1",
+    "m,t=a=b f=1",
+    "m,t=a\\,b\\ c f=1i 1000",
+    "m\\ x,t=1 f=1",
+    "m,t=C:\\dir f=1",
+    # Quoted strings.
+    'm s="a,b c=d",n=1i 1000',
+    'm s="a b" 1000',
+    'm s="a,b"',
+    'm s="a=b"',
+    'm s="say \\"hi\\"" 1000',
+    'm s="back\\\\slash" 1000',
+    'm s="x\\" 1000',
+    'm s=""',
+    'm s="',
+    'm s="a"b',
+    'm s="a""b"',
+    'm s=",",t=1',
+    'm s="#" 1000',
+    'm "f"=1',
+    'm,"t"="v" "f"=1',
+    'm s="é ✓"',
+    # Integers and unsigned integers.
+    "m a=1i,b=-2i,c=3u,d=0u,e=-0u 1000",
+    "m a=9223372036854775807i,b=-9223372036854775808i,c=18446744073709551615u",
+    "m a=9223372036854775808i",
+    "m a=18446744073709551616u",
+    "m a=-1u",
+    "m a=0x10i",
+    "m a=0x10u",
+    "m a=1.5i",
+    "m a=i",
+    "m a=" + "0" * 40 + "42i",
+    # Booleans.
+    "m a=t,b=T,c=true,d=True,e=TRUE,f=f,g=F,h=false,i=False,j=FALSE",
+    "m a=tRUE",
+    "m a=yes",
+    "m a=t,b=1",
+    # Floats.
+    "m a=1.,b=.5,c=-.5e-3,d=007,e=1E+3,f=-0",
+    "m a=+1",
+    "m a=nan",
+    "m a=inf",
+    "m a=-Infinity",
+    "m a=1e999",
+    "m a=1e-999",
+    "m a=0x10",
+    "m a=1_000",
+    "m a=.",
+    "m a=1e",
+    "m a=" + "1" * 400,
+    # Timestamps.
+    "m f=1",
+    "m f=1 0",
+    "m f=1 -1001",
+    "m f=1 0x10",
+    "m f=1 +5",
+    "m f=1 1.5",
+    "m f=1 32503680000000000000",
+    "m f=1 99999999999999999999999",
+    "m f=1 -9223372036854775808",
+    "m f=1 " + "0" * 40 + "1000",
+    "m f=1 2 3",
+    "m a=1 b=2",
+    # Keys.
+    "m f=1,f=2",
+    "m f=1,g=2,f=3",
+    "m,f=a f=1",
+    "m,t=1 time=1",
+    "m,TIME=1 f=1",
+    "m Time=1",
+    "m =1",
+    "m f=",
+    "m f=1,",
+    "m f=1,,g=2",
+    "m f==1",
+    "m f=1=2",
+    "m f",
+    "m",
+    ",t=1 f=1",
+    # Blanks, comments and spaces.
+    "",
+    "   ",
+    "# m f=1 1000",
+    "#m f=1",
+    "  # indented",
+    "m f=1 ",
+    "m f=1\t",
+    "\tm f=1",
+    " m f=1",
+    "m  f=1",
+    "m f=1  1000",
+    "m f=1 1000\r",
+    "m f=1\r",
+    "m f=1 1000\r\r",
+    "m f=1 1000 \r",
+]
+
+
+@pytest.mark.parametrize("line", TRICKY_LINES)
+def test_columns_agree_on_tricky_line(line: str) -> None:
+    assert_columns_agree(line)
+    assert_columns_agree(f"m,t=ok v=0i 1\n{line}\nm,t=ok v=2i 3\n")
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n"])
+def test_columns_agree_on_tricky_payload(separator: str) -> None:
+    lines = [f"{line}{separator}m,t=ok v={index}i {index}" for index, line in enumerate(TRICKY_LINES)]
+    result = assert_columns_agree(separator.join(lines))
+    assert rows_in_columns(result) >= len(TRICKY_LINES)
+
+
+@pytest.mark.parametrize("precision", ["ns", "us", "ms", "s", "m", "h"])
+def test_columns_agree_on_precisions(precision: str) -> None:
+    timestamps = ["0", "1", "-1", "999", "-1001", "1633002480123456789", "-62135596800", "253402300799",
+                  "253402300800", "70389528", "9223372036854775807", "-9223372036854775808", "9" * 30]
+    assert_columns_agree("".join(f"m f=1 {timestamp}\n" for timestamp in timestamps), precision)
+
+
+def test_columns_agree_on_field_kinds() -> None:
+    # Keys whose values mix kinds, and keys that are tags on other lines.
+    lines = [
+        'm,host=a f=1,g=1i,h=t,s="x" 1',
+        "m,host=b f=2i,g=1.5,h=1u,s=2 2",
+        "m,f=x g=3u,host=1 3",
+        'm f="x",host="y" 4',
+    ]
+    result = assert_columns_agree("\n".join(lines))
+    assert rows_in_columns(result) == 4
+
+
+def test_columns_take_clean_lines() -> None:
+    lines = NOAA_FILE.read_text(encoding="utf-8")
+    result = assert_columns_agree(lines)
+    assert rows_in_columns(result) == 796
+    assert [len(batch.points) for batch in result.batches.values()] == [0]
+
+
+def test_columns_leave_escaped_fields_to_reference() -> None:
+    result = assert_columns_agree('m f=1 1\nm f\\ 1=2 2\nm s="a b" 3\nm s="a\\"b" 4\nm f=5 5')
+    assert rows_in_columns(result) == 2
+    assert [point.line_number for point in result.batches["m"].points] == [2, 3, 4]
+    assert result.batches["m"].all_line_numbers() == [1, 2, 3, 4, 5]
+
+
+def test_columns_string_spanning_lines() -> None:
+    result = assert_columns_agree('m f=1 1\nm s="a\nm f=2 2\nb" 3\nm f=4 4')
+    assert [point.line_number for point in columnar_points(result)] == [1, 2, 5]
+    assert columnar_points(result)[1].fields == {"s": "a\nm f=2 2\nb"}
+
+
+def test_columns_unterminated_string_swallows_valid_lines() -> None:
+    # The string opened on line 2 closes at the first quote of line 4, so
+    # line 3 is no line of its own although it is valid by itself.
+    result = assert_columns_agree('m f=1 1\nm s="abc\nm f=2 2\nm t="x" 3\nm f=4 4\n')
+    assert [point.line_number for point in columnar_points(result)] == [1, 5]
+    assert [error.line_number for error in result.errors] == [2]
+
+
+def test_columns_lone_surrogate_in_str_payload() -> None:
+    payload = "m,t=\ud800 f=1 1\n" + "m f=2 2\n" * COLUMNAR_MIN_LINES
+    assert parse_lines(payload, default_time_ns=DEFAULT_NS) == parse_by_reference(payload)
+
+
+def plain_line(rng: random.Random) -> str:
+    """Return a line without escapes in fields, mostly valid, which the columnar steps take when it is."""
+    rare = rng.random() < 0.1
+    tag_keys = rng.sample(["host", "dc", "rack"], rng.randint(0, 2)) + (["time"] if rare else [])
+    tag_values = ["a", "b", "x\\ y", "é"]
+    tags = "".join(f",{key}={rng.choice(tag_values)}" for key in tag_keys)
+    field_keys = rng.sample(["a", "b", "c"], rng.randint(1, 3)) + (rng.choice([["a"], ["host"]]) if rare else [])
+    good = ["1", "-2.5", "3i", "4u", "-0u", "t", "FALSE", '"s"', '""', "1.", "-0", "1e3"]
+    bad = ['"a,b"', "1e400", "+1", "nan", "0x10i", "x", '"a b"']
+    fields = ",".join(f"{key}={rng.choice(good * 4 + bad)}" for key in field_keys)
+    timestamp = rng.choice(["", " 1000", " -1001", " 1633002480123456789"] * 3
+                           + [" 0x10", " " + "9" * 25, "  7", " 1 2"])
+    return f"{rng.choice(['cpu', 'mem'])}{tags} {fields}{timestamp}"
+
+
+def test_columns_agree_on_random_payloads() -> None:
+    rng = random.Random(20261204)
+    valid_points = 0
+    in_columns = 0
+    for _ in range(300):
+        lines = [rng.choice([random_line, structured_line, plain_line, plain_line])(rng)
+                 for _ in range(rng.randint(1, 30))]
+        separator = rng.choice(["\n", "\r\n"])
+        payload = separator.join(lines) + rng.choice(["", separator])
+        result = assert_columns_agree(payload, rng.choice(["ns", "us", "s"]))
+        valid_points += len(columnar_points(result))
+        in_columns += rows_in_columns(result)
+    # Enough lines of each path for the comparison to mean something.
+    assert valid_points > 1_500
+    assert in_columns > 1_000
+
+
+def random_text(rng: random.Random, alphabet: str, max_length: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, max_length)))
+
+
+def test_columns_agree_on_random_values() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789" * 4 + ".eE+-iutrfalsTRUEFALSxXn_\" \\,=aI"
+    lines = [f"m,t=1 v={random_text(rng, alphabet, 8)},w=1 1000" for _ in range(3000)]
+    result = assert_columns_agree("\n".join(lines))
+    assert rows_in_columns(result) > 300
+
+
+def test_columns_agree_on_random_timestamps() -> None:
+    rng = random.Random(8)
+    alphabet = "0123456789" * 4 + "-+xe. "
+    lines = [f"m,t=1 v=1 {random_text(rng, alphabet, 24)}" for _ in range(3000)]
+    result = assert_columns_agree("\n".join(lines))
+    assert rows_in_columns(result) > 700
+
+
+def test_parse_lines_uses_columns_from_min_lines() -> None:
+    small = "m f=1 1\n" * (COLUMNAR_MIN_LINES - 2)
+    large = "m f=1 1\n" * (COLUMNAR_MIN_LINES - 1)
+    assert rows_in_columns(parse_batches(small)) == 0
+    assert rows_in_columns(parse_batches(large)) == COLUMNAR_MIN_LINES - 1
+    assert parse_lines(large) == parse_by_reference(large)
+
+
+def test_parse_lines_orders_measurements_by_line() -> None:
+    payload = "".join(f"{['cpu', 'mem', 'disk'][index % 3]},i={index} v={index}i {index}\n" for index in range(300))
+    result = parse_lines(payload)
+    assert [point.line_number for point in result.points] == list(range(1, 301))
+    assert [point.measurement for point in result.points[:4]] == ["cpu", "mem", "disk", "cpu"]
+    assert list(parse_batches(payload).batches) == ["cpu", "mem", "disk"]
+
+
+def test_series_cache_hands_out_copies() -> None:
+    payload = "m,host=a f=1 1\n" * COLUMNAR_MIN_LINES
+    first = parse_lines(payload)
+    first.points[0].tags["host"] = "changed"
+    second = parse_lines(payload)
+    assert second.points[0].tags == {"host": "a"}
+    assert first.points[1].tags == {"host": "a"}
+
+
+# ---------------------------------------------------------------- tables from columns
+
+
+def row_by_row_tables(points: list[Point], stored: dict[str, str]) -> tuple[dict[str, pa.Table], list[LineError]]:
+    """Build tables line by line, which is how the type rules are defined."""
+    tables = {}
+    errors = []
+    groups: dict[str, list[Point]] = {}
+    for point in points:
+        groups.setdefault(point.measurement, []).append(point)
+    for name, group in groups.items():
+        table, rejected = point_tables._table_row_by_row(name, group, point_tables._stored_kinds(stored))
+        errors.extend(rejected)
+        if table is not None:
+            tables[name] = table
+    return tables, sorted(errors, key=lambda error: error.line_number)
+
+
+CONFLICT_PAYLOADS = [
+    "m f=1i 1\nm f=1.5 2\nm f=2i 3",
+    "m f=1.5 1\nm f=t 2\nm f=2.5 3",
+    "m,host=a f=1 1\nm host=1 2\nm,host=b f=2 3",
+    "m f=1u 1\nm f=1i 2",
+    'm s="x" 1\nm,s=y f=1 2',
+    "m f=1 1\nm g=\"s\" 2\nm f=\"s\",g=1 3",
+    "m a=1i,b=1u,c=t,d=\"s\",e=1.5 1\nn a=1.5,b=1i 2\nm b=2u 3",
+]
+
+
+@pytest.mark.parametrize("payload", CONFLICT_PAYLOADS)
+@pytest.mark.parametrize("stored", [{}, {"f": "BIGINT"}, {"f": "DOUBLE", "host": "VARCHAR"}, {"host": "DOUBLE"},
+                                    {"b": "UBIGINT", "s": "VARCHAR"}, {"f": "TIMESTAMP WITH TIME ZONE"}])
+def test_tables_by_column_match_row_by_row(payload: str, stored: dict[str, str]) -> None:
+    expected_tables, expected_errors = row_by_row_tables(parse_by_reference(payload).points, stored)
+    tables, errors = batches_to_tables(parse_by_columns(payload).batches, lambda name: stored)
+    assert errors == expected_errors
+    assert list(tables) == list(expected_tables)
+    for name, table in tables.items():
+        assert table.schema == expected_tables[name].schema
+        assert table.to_pylist() == expected_tables[name].to_pylist()
+
+
+def test_tables_from_columns_and_reference_lines() -> None:
+    lines = [
+        "cpu,host=a u=1.5,n=1i 1000",
+        "cpu,host=b\\,x u=2.5 2000",
+        'cpu,host=c s="a,b" 3000',
+        "cpu,host=d u=3i 4000",
+    ]
+    result = parse_by_columns("\n".join(lines))
+    assert rows_in_columns(result) == 3
+    tables, errors = batches_to_tables(result.batches, lambda name: {})
+    assert errors == []
+    table = tables["cpu"]
+    assert table.column_names == ["time", "host", "n", "s", "u"]
+    assert table.schema.field("n").type == pa.int64()
+    assert table.schema.field("s").type == pa.string()
+    assert table.schema.field("u").type == pa.float64()
+    assert [value.timestamp() for value in table.column("time").to_pylist()] == [1e-6, 2e-6, 3e-6, 4e-6]
+    assert table.column("host").to_pylist() == ["a", "b,x", "c", "d"]
+    assert table.column("n").to_pylist() == [1, None, None, None]
+    assert table.column("s").to_pylist() == [None, None, "a,b", None]
+    assert table.column("u").to_pylist() == [1.5, 2.5, None, 3.0]
+
+
+def test_tables_agree_on_random_payloads() -> None:
+    rng = random.Random(99)
+    for _ in range(100):
+        payload = "\n".join(structured_line(rng) for _ in range(rng.randint(1, 30)))
+        expected_tables, expected_errors = row_by_row_tables(parse_by_reference(payload).points, {})
+        tables, errors = batches_to_tables(parse_by_columns(payload).batches, lambda name: {})
+        assert errors == expected_errors
+        assert {name: table.to_pylist() for name, table in tables.items()} == {
+            name: table.to_pylist() for name, table in expected_tables.items()}
+
+
+def test_points_to_tables_keeps_point_order() -> None:
+    points = parse_lines("m f=1 3000\nm f=2 1000\nm f=3 2000").points
+    tables, errors = points_to_tables(list(reversed(points)), lambda name: {})
+    assert errors == []
+    assert tables["m"].column("f").to_pylist() == [3.0, 2.0, 1.0]
