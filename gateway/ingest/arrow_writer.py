@@ -194,11 +194,14 @@ class ArrowWriter:
             self.write_table(database, measurement, converted.table)
         return converted
 
-    def write_table(self, database: str, measurement: str, table: pa.Table) -> int:
+    def write_table(self, database: str, measurement: str, table: pa.Table, *, defer_sync: bool = False) -> int:
         """Buffer an Arrow table with a non-null ``time`` column; return its row count.
 
         Raises DatatypeMismatch, naming the column, when a column's type
-        conflicts with the measurement's, before anything is stored.
+        conflicts with the measurement's, before anything is stored. With
+        ``defer_sync`` the WAL is not fsynced yet: the caller runs
+        :meth:`sync_log` before it acknowledges the write, so that several
+        writes share one fsync.
         """
         layout.validate_name(database, "database")
         layout.validate_name(measurement, "measurement")
@@ -216,7 +219,7 @@ class ArrowWriter:
                 buffer = self._new_buffer(database, measurement)
                 self._buffers[(database, measurement)] = buffer
             if self.wal is not None and buffer.segment is not None:
-                self.wal.append(buffer.segment, table)
+                self.wal.append(buffer.segment, table, defer_sync=defer_sync)
             if any(buffer.kinds.get(name, kind) != kind for name, kind in kinds.items()):
                 buffer.tables = [conform(part, kinds) for part in buffer.tables]  # a column became float
             buffer.kinds = kinds
@@ -230,6 +233,15 @@ class ArrowWriter:
             if buffer.rows >= self.limits.rows or buffer.nbytes >= self.limits.bytes:
                 self._rotate(buffer)
         return table.num_rows
+
+    def sync_log(self) -> None:
+        """Fsync the WAL appends of deferred writes; raise StorageError if that fails."""
+        if self.wal is None:
+            return
+        try:
+            self.wal.sync_dirty()
+        except OSError as error:
+            raise StorageError(f"could not fsync the write-ahead log: {error}") from error
 
     def forget(self, database: str, measurement: str | None = None) -> None:
         """Drop the cached stored columns after files were deleted or rewritten outside the writer."""
@@ -286,6 +298,37 @@ class ArrowWriter:
                 if failed:
                     raise StorageError(f"{len(failed)} buffers could not be written to storage; their rows "
                                        "stay in the write-ahead log and are retried")
+
+    def flush_measurement(self, database: str, measurement: str, timeout: float | None = None) -> frozenset[str]:
+        """Flush the buffered rows of one measurement and wait until they are in Parquet.
+
+        Rows written after the call begins go to a new buffer and are not
+        waited for. Returns the segment ids of the flushed buffers, which
+        name their files. Raises StorageError if a flush fails or the
+        timeout passes; the rows then stay in the write-ahead log.
+        """
+        with self._lock:
+            current = self._buffers.get((database, measurement))
+            if current is not None:
+                self._rotate(current)
+            pending = [buffer for buffer in self._flushing
+                       if buffer.database == database and buffer.measurement == measurement]
+        self._flush_pending(pending)
+        self._wait_until_flushed(pending, timeout)
+        return frozenset(buffer.segment_id for buffer in pending)
+
+    def _wait_until_flushed(self, pending: list[_Buffer], timeout: float | None) -> None:
+        deadline = None if timeout is None else self.clock() + timeout
+        with self._lock:
+            while any(buffer in self._flushing for buffer in pending):
+                failed = [buffer for buffer in pending if buffer in self._flushing and buffer.attempts]
+                if failed:
+                    raise StorageError(f"{len(failed)} buffers could not be written to storage; their rows "
+                                       "stay in the write-ahead log and are retried")
+                remaining = None if deadline is None else deadline - self.clock()
+                if remaining is not None and remaining <= 0:
+                    raise StorageError("timed out waiting for buffered rows to reach storage")
+                self._changed.wait(timeout=0.5 if remaining is None else min(0.5, remaining))
 
     def _flush_pending(self, pending: list[_Buffer]) -> None:
         for buffer in pending:

@@ -122,20 +122,33 @@ class WriteAheadLog:
             self._open[segment_id] = segment
         return segment
 
-    def append(self, segment: Segment, table: pa.Table) -> None:
+    def append(self, segment: Segment, table: pa.Table, *, defer_sync: bool = False) -> None:
         """Append the rows of one write; on return they survive a crash of the process.
 
-        With ``sync="always"`` they also survive a power failure; with
-        ``"interval"`` only once the next periodic fsync has run.
+        With ``sync="always"`` they also survive a power failure, unless
+        ``defer_sync``: then the caller runs :meth:`sync_dirty` before it
+        acknowledges the write. With ``"interval"`` they survive a power
+        failure once the next periodic fsync has run.
         """
         payload = _ipc_bytes(table)
         handle = segment.handle
         handle.write(_RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)  # type: ignore[attr-defined]
         handle.flush()  # type: ignore[attr-defined]
-        if self.sync == "always":
+        if self.sync == "always" and not defer_sync:
             os.fsync(handle.fileno())  # type: ignore[attr-defined]
         else:
             segment.dirty = True
+
+    def sync_dirty(self) -> None:
+        """Fsync every open segment with appends not yet synced; raise OSError if an fsync fails."""
+        with self._lock:
+            segments = [segment for segment in self._open.values() if segment.dirty]
+        for segment in segments:
+            try:
+                os.fsync(segment.handle.fileno())  # type: ignore[attr-defined]
+            except ValueError:
+                continue  # closed meanwhile, and close_segment synced it because it was dirty
+            segment.dirty = False
 
     def close_segment(self, segment: Segment) -> None:
         """Stop appending to a segment (its rows are being flushed); the file stays until removed."""

@@ -13,7 +13,7 @@ import secrets
 import socket
 import ssl
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -27,6 +27,7 @@ from gateway.errors import (
     ProgramLimitExceeded,
     ProtocolViolation,
     QueryCanceled,
+    StorageError,
 )
 from gateway.server import messages as msg
 from gateway.server.auth import InvalidPassword
@@ -90,6 +91,8 @@ class Output:
     """A write buffer over the socket, flushed in large chunks."""
 
     stream: BinaryIO
+    #: Runs before buffered bytes go out: makes the writes they acknowledge durable.
+    before_flush: Callable[[], None] = lambda: None
     buffer: bytearray = field(default_factory=bytearray)
 
     def send(self, data: bytes) -> None:
@@ -99,6 +102,7 @@ class Output:
 
     def flush(self) -> None:
         if self.buffer:
+            self.before_flush()
             self.stream.write(self.buffer)
             self.stream.flush()
             self.buffer.clear()
@@ -115,7 +119,7 @@ class Connection(BuenaVistaHandler):
 
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        self.out = Output(self.wfile)
+        self.out = Output(self.wfile, self._make_durable)
         self.session: Session | None = None
         self.statements: dict[str, Statement] = {}
         self.portals: dict[str, Portal] = {}
@@ -216,8 +220,20 @@ class Connection(BuenaVistaHandler):
         self.request = self.connection = tls_socket
         self.rfile = tls_socket.makefile("rb")
         self.wfile = tls_socket.makefile("wb")
-        self.out = Output(self.wfile)
+        self.out = Output(self.wfile, self._make_durable)
         logger.debug("connection from %s uses %s", self.client_address, tls_socket.version())
+
+    def _make_durable(self) -> None:
+        # A failed fsync must not let the acknowledgements out: the error
+        # ends the connection, so the client sees no reply at all.
+        session = getattr(self, "session", None)
+        if session is None:
+            return
+        try:
+            session.make_durable()
+        except StorageError as error:
+            logger.error("session %d: closing the connection without replies: %s", session.id, error.message)
+            raise ClientGone() from error
 
     @property
     def _tls(self) -> bool:
@@ -477,7 +493,10 @@ class Connection(BuenaVistaHandler):
                 raise QueryCanceled(f"COPY from stdin failed: {reason}")
             elif kind not in (b"H", b"S"):
                 raise ProtocolViolation(f"unexpected message type {kind!r} during COPY from stdin")
-        done = self.session.finish_copy_in(result.copy_in, result.copy_columns, b"".join(chunks))
+        # Join once and drop the parts, so the data is in memory once while it is parsed.
+        data = b"".join(chunks)
+        chunks.clear()
+        done = self.session.finish_copy_in(result.copy_in, result.copy_columns, data)
         self.out.send(msg.command_complete(done.tag))
 
     def _drain_copy(self) -> None:
