@@ -1,8 +1,8 @@
 """Token authentication of the HTTP write endpoint, against a real gateway process.
 
-The influxdb-client package is not a test dependency, so requests go
-through http.client with the headers and query parameters that InfluxDB
-clients send.
+Most requests go through http.client with the headers and query
+parameters that InfluxDB clients send; one test writes with the
+influxdb-client package itself.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.write_api import SYNCHRONOUS
 
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.emulators import StorageTarget, free_port
@@ -94,6 +97,26 @@ def test_token_header_write_is_stored(token_gateway: GatewayProcess) -> None:
     assert body == b""
     assert _query(token_gateway, "SELECT time, host, usage, count FROM cpu") == [
         (datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC), "a", 1.5, 3)]
+
+
+def test_influxdb_client_writes(token_gateway: GatewayProcess) -> None:
+    url = f"http://127.0.0.1:{token_gateway.http_port}"
+    with InfluxDBClient(url=url, token=WRITER_TOKEN, org="o") as client:
+        writer = client.write_api(write_options=SYNCHRONOUS)
+        writer.write(bucket="metrics", record=[
+            Point("cpu").tag("host", "x y,z").field("usage", 0.25).field("count", 7)
+            .time(datetime(2024, 1, 1, tzinfo=UTC), WritePrecision.S),
+            "cpu,host=b usage=0.5,count=8i 1704067201",
+        ], write_precision=WritePrecision.S)
+        assert client.ping()
+    with InfluxDBClient(url=url, token=WRONG_TOKEN, org="o") as client:
+        with pytest.raises(InfluxDBError) as raised:
+            client.write_api(write_options=SYNCHRONOUS).write(bucket="metrics", record="cpu usage=1 1704067202",
+                                                             write_precision=WritePrecision.S)
+        assert raised.value.response.status == 401
+    assert _query(token_gateway, "SELECT time, host, usage, count FROM cpu ORDER BY time") == [
+        (datetime(2024, 1, 1, tzinfo=UTC), "x y,z", 0.25, 7),
+        (datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), "b", 0.5, 8)]
 
 
 def test_second_token_and_v1_route(token_gateway: GatewayProcess) -> None:
