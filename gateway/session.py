@@ -36,7 +36,7 @@ from gateway.sql.column_names import name_result_columns
 from gateway.sql.commands import database as database_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
-from gateway.sql.commands.copy_in import CopyIn, copy_target, parse_rows, typed_table
+from gateway.sql.commands.copy_in import CopyIn, copy_table, copy_target
 from gateway.sql.commands.copy_out import copy_source
 from gateway.sql.commands.cursors import Cursors
 from gateway.sql.commands.insert_literals import LiteralInsert
@@ -434,10 +434,8 @@ class Session:
     def finish_copy_in(self, target: CopyIn, names: list[str], data: bytes) -> Result:
         """Parse and store the data of a COPY FROM STDIN; nothing is stored if any row is bad."""
         try:
-            rows = parse_rows(data, target, names)
             existing = self._stored_columns(target)
-            table = typed_table(rows, names, {column.name: column.type for column in existing},
-                                target.measurement)
+            table = copy_table(data, target, names, {column.name: column.type for column in existing})
             stored = insert_command.storage_table(table, existing, target.measurement)
             self._write(target.database, target.measurement, stored)
         except GatewayError:

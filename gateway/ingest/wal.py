@@ -130,9 +130,11 @@ class WriteAheadLog:
         acknowledges the write. With ``"interval"`` they survive a power
         failure once the next periodic fsync has run.
         """
-        payload = _ipc_bytes(table)
+        payload = _ipc_buffer(table)
         handle = segment.handle
-        handle.write(_RECORD_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)  # type: ignore[attr-defined]
+        # Header and payload are written separately, so the Arrow buffer is never copied.
+        handle.write(_RECORD_HEAD.pack(payload.size, zlib.crc32(payload)))  # type: ignore[attr-defined]
+        handle.write(payload)  # type: ignore[attr-defined]
         handle.flush()  # type: ignore[attr-defined]
         if self.sync == "always" and not defer_sync:
             os.fsync(handle.fileno())  # type: ignore[attr-defined]
@@ -202,11 +204,11 @@ class WriteAheadLog:
                     pass  # closed meanwhile; close_segment synced it
 
 
-def _ipc_bytes(table: pa.Table) -> bytes:
+def _ipc_buffer(table: pa.Table) -> pa.Buffer:
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, table.schema) as stream:
         stream.write_table(table)
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
 
 
 def _read_segment(path: Path) -> RecoveredSegment | None:

@@ -88,3 +88,75 @@ def test_psql_backslash_copy_from_file(local_gateway: GatewayProcess, tmp_path: 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "COPY 2"
     assert "a    |   0.5" in result.stdout
+
+
+def test_copy_csv_options_through_psycopg(local_gateway: GatewayProcess) -> None:
+    with _connect(local_gateway) as connection:
+        _copy_in(connection,
+                 "COPY notes (time, host, note, usage) FROM STDIN WITH (FORMAT csv, HEADER, DELIMITER '|', NULL 'NULL')",
+                 b'time|host|note|usage\n'
+                 b'2024-01-01 00:00:00+00|a|"x|y\nz"|1.5\n'
+                 b'2024-01-01 02:00:00+01:00|NULL|"say ""hi"""|NULL\n'
+                 b'2024-01-01T02:00:00Z|c|plain|-2\n'
+                 b'\\.\n')
+        rows = connection.execute("SELECT time, host, note, usage FROM notes ORDER BY time").fetchall()
+        assert rows == [
+            (datetime(2024, 1, 1, tzinfo=UTC), "a", "x|y\nz", 1.5),
+            (datetime(2024, 1, 1, 1, tzinfo=UTC), None, 'say "hi"', None),
+            (datetime(2024, 1, 1, 2, tzinfo=UTC), "c", "plain", -2.0),
+        ]
+        columns = dict(connection.execute("SHOW COLUMNS FROM notes").fetchall())
+        assert columns == {"time": "TIMESTAMP WITH TIME ZONE", "host": "VARCHAR", "note": "VARCHAR",
+                           "usage": "DOUBLE"}
+
+
+def test_copy_text_custom_delimiter_and_null(local_gateway: GatewayProcess) -> None:
+    with _connect(local_gateway) as connection:
+        _copy_in(connection, "COPY mem (time, host, free) FROM STDIN WITH (DELIMITER ',', NULL '-')",
+                 b"2024-01-01 00:00:00,a,-\n2024-01-01 00:00:10,-,7\n")
+        rows = connection.execute("SELECT time, host, free FROM mem ORDER BY time").fetchall()
+        assert rows == [(datetime(2024, 1, 1, tzinfo=UTC), "a", None),
+                        (datetime(2024, 1, 1, 0, 0, 10, tzinfo=UTC), None, 7)]
+        columns = dict(connection.execute("SHOW COLUMNS FROM mem").fetchall())
+        assert columns == {"time": "TIMESTAMP WITH TIME ZONE", "host": "VARCHAR", "free": "BIGINT"}
+
+
+def test_copy_empty_data_stores_nothing(local_gateway: GatewayProcess) -> None:
+    with _connect(local_gateway) as connection:
+        _copy_in(connection, "COPY cpu (time, usage) FROM STDIN", b"2024-01-01 00:00:00+00\t1\n")
+        cursor = connection.cursor()
+        with cursor.copy("COPY cpu (time, usage) FROM STDIN WITH (FORMAT csv)"):
+            pass
+        assert cursor.rowcount == 0
+        assert connection.execute("SELECT count(*) FROM cpu").fetchone() == (1,)
+
+
+def _usage_rows(count: int) -> bytes:
+    return b"".join(b"2024-01-01T%02d:%02d:%02d+00,host_%d,%d.25\n"
+                    % (number // 3600 % 24, number // 60 % 60, number % 60, number % 10, number)
+                    for number in range(count))
+
+
+def test_large_copy_and_its_errors(local_gateway: GatewayProcess) -> None:
+    statement = "COPY cpu (time, host, usage) FROM STDIN WITH (FORMAT csv)"
+    with _connect(local_gateway) as connection:
+        cursor = connection.cursor()
+        with cursor.copy(statement) as copy:
+            copy.write(_usage_rows(50_000))
+        assert cursor.rowcount == 50_000
+
+        bad_line = _usage_rows(39_999) + b"2024-01-02T00:00:00+00,host_1,1.5,extra\n" + _usage_rows(10_000)
+        with pytest.raises(psycopg.errors.BadCopyFileFormat) as excinfo:
+            _copy_in(connection, statement, bad_line)
+        assert excinfo.value.diag.message_primary == "extra data after last expected column"
+        assert excinfo.value.diag.message_detail == "COPY cpu, line 40000"
+
+        bad_value = _usage_rows(20_000) + b"2024-01-02T00:00:00+00,host_1,abc\n"
+        with pytest.raises(psycopg.errors.BadCopyFileFormat) as excinfo:
+            _copy_in(connection, statement, bad_value)
+        assert excinfo.value.diag.message_primary == (
+            "invalid input for column \"usage\" of measurement \"cpu\": could not convert string to float: 'abc'")
+
+        count, total = connection.execute("SELECT count(*), sum(usage) FROM cpu").fetchone()
+        assert count == 50_000
+        assert total == sum(number + 0.25 for number in range(50_000))
