@@ -194,8 +194,9 @@ class ArrowWriter:
             self.write_table(database, measurement, converted.table)
         return converted
 
-    def write_table(self, database: str, measurement: str, table: pa.Table, *, defer_sync: bool = False) -> int:
-        """Buffer an Arrow table with a non-null ``time`` column; return its row count.
+    def write_table(self, database: str, measurement: str, table: pa.Table | pa.RecordBatch, *,
+                    defer_sync: bool = False) -> int:
+        """Buffer an Arrow table or record batch with a non-null ``time`` column; return its row count.
 
         Raises DatatypeMismatch, naming the column, when a column's type
         conflicts with the measurement's, before anything is stored. With
@@ -205,6 +206,8 @@ class ArrowWriter:
         """
         layout.validate_name(database, "database")
         layout.validate_name(measurement, "measurement")
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
         table = _time_first(_checked_time(table))
         if table.num_rows == 0:
             return 0

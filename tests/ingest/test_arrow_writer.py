@@ -130,6 +130,15 @@ def test_conflicting_rows_rejected_others_kept(tmp_path: Path) -> None:
     assert table["v"].to_pylist() == [1, 2, 6]
 
 
+def test_record_batches_are_buffered(tmp_path: Path) -> None:
+    writer = _writer(LocalBackend(tmp_path / "store"))
+    batch = pa.record_batch({"v": [1.5, 2.5], "time": pa.array([2_000, 1_000], TIME_TYPE)})
+    assert writer.write_table("db", "m", batch) == 2
+    snapshot = writer.snapshot("db", "m").table
+    assert snapshot.column_names == ["time", "v"]
+    assert snapshot["v"].to_pylist() == [1.5, 2.5]
+
+
 def test_conflicts_with_stored_files_rejected(tmp_path: Path) -> None:
     stored = {"v": "BIGINT", "host": "VARCHAR", "time": "TIMESTAMP WITH TIME ZONE"}
     writer = ArrowWriter(LocalBackend(tmp_path / "store"), lambda database, measurement: stored)
