@@ -143,23 +143,24 @@ class WriteAheadLog:
 
     def sync_dirty(self) -> None:
         """Fsync every open segment with appends not yet synced; raise OSError if an fsync fails."""
+        # Under the lock, which close_segment also holds, so no file is closed while it is synced here.
         with self._lock:
-            segments = [segment for segment in self._open.values() if segment.dirty]
-        for segment in segments:
-            try:
-                os.fsync(segment.handle.fileno())  # type: ignore[attr-defined]
-            except ValueError:
-                continue  # closed meanwhile, and close_segment synced it because it was dirty
-            segment.dirty = False
+            for segment in self._open.values():
+                if segment.dirty:
+                    os.fsync(segment.handle.fileno())  # type: ignore[attr-defined]
+                    segment.dirty = False
 
     def close_segment(self, segment: Segment) -> None:
         """Stop appending to a segment (its rows are being flushed); the file stays until removed."""
+        # All under the lock, so sync_dirty never returns while a dirty segment
+        # is between leaving the open list and its final fsync.
         with self._lock:
             self._open.pop(segment.segment_id, None)
-        handle = segment.handle
-        if segment.dirty:
-            os.fsync(handle.fileno())  # type: ignore[attr-defined]
-        handle.close()  # type: ignore[attr-defined]
+            handle = segment.handle
+            if segment.dirty:
+                os.fsync(handle.fileno())  # type: ignore[attr-defined]
+                segment.dirty = False
+            handle.close()  # type: ignore[attr-defined]
 
     def remove(self, path: Path) -> None:
         """Delete a segment whose rows are stored in Parquet."""
@@ -194,14 +195,10 @@ class WriteAheadLog:
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.sync_interval):
-            with self._lock:
-                segments = [segment for segment in self._open.values() if segment.dirty]
-            for segment in segments:
-                segment.dirty = False
-                try:
-                    os.fsync(segment.handle.fileno())  # type: ignore[attr-defined]
-                except (OSError, ValueError):
-                    pass  # closed meanwhile; close_segment synced it
+            try:
+                self.sync_dirty()
+            except OSError as error:
+                logger.error("periodic fsync of the write-ahead log failed: %s", error)
 
 
 def _ipc_buffer(table: pa.Table) -> pa.Buffer:
