@@ -29,6 +29,7 @@ from gateway.errors import (
     SqlSyntaxError,
     UndefinedTable,
 )
+from gateway.ingest.column_kinds import KIND_TYPE_NAMES
 from gateway.runtime import Runtime
 from gateway.sql import parse
 from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
@@ -239,14 +240,14 @@ class Session:
         if prepared.kind == "query" and prepared.tree is not None:
             return self._query(prepared.tree, params, prepared.parameter_types)
         if prepared.literal is not None:
-            result = insert_command.insert_literal_rows(prepared.literal, self.measurements, self.database,
+            result = insert_command.insert_literal_rows(prepared.literal, self._insert_columns, self.database,
                                                         self._write)
             if result is not None:
                 self.catalog.invalidate()
                 return result
             prepared = self._parse(prepared.text)  # not convertible here: DuckDB evaluates it
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
-            result = insert_command.insert(prepared.tree, self.measurements, self.database,
+            result = insert_command.insert(prepared.tree, self._insert_columns, self.database,
                                            _SessionQueries(self, params), self._write,
                                            cache=self._insert_sql, statement=prepared.text)
             self.catalog.invalidate()
@@ -336,6 +337,19 @@ class Session:
         rewritten, plan = rewriter.rewrite(tree)
         self._register_buffers(self.cursor, plan)
         return parse.to_duckdb(rewritten), plan
+
+    def _insert_columns(self, database: str, measurement: str) -> list[Column]:
+        """Return the columns an INSERT must match, without listing storage while the writer buffers them.
+
+        The writer's kinds merge the stored files (reread every 30 seconds)
+        with the buffered rows, and a live buffer means the name's spelling
+        is settled, so a loader's stream of INSERTs lists nothing.
+        """
+        kinds = self.runtime.writer.buffered_kinds(database, measurement)
+        if kinds is None:
+            return insert_command.existing_columns(self.measurements, database, measurement)
+        return [Column("time", "TIMESTAMP WITH TIME ZONE"),
+                *(Column(name, KIND_TYPE_NAMES.get(kind, "OTHER")) for name, kind in sorted(kinds.items()))]
 
     def _write(self, database: str, measurement: str, table: pa.Table) -> int:
         """Buffer rows with the WAL fsync deferred to :meth:`make_durable`, which runs before any reply is sent."""

@@ -253,6 +253,12 @@ class ArrowWriter:
                 if key[0] == database and measurement in (None, key[1]):
                     del self._stored[key]
 
+    def buffered_kinds(self, database: str, measurement: str) -> dict[str, str] | None:
+        """Return the column kinds of the live buffer of ``database.measurement``, None if it has none."""
+        with self._lock:
+            buffer = self._buffers.get((database, measurement))
+            return dict(buffer.kinds) if buffer is not None else None
+
     def column_kinds(self, database: str, measurement: str) -> dict[str, str]:
         """Return the established kind of each column: stored files merged with buffered rows."""
         self._load_stored(database, measurement)

@@ -27,6 +27,9 @@ ARROW_TYPES = {"integer": pa.int64(), "unsigned": pa.uint64(), "float": pa.float
 DUCKDB_NAMES = {pa.int64(): "BIGINT", pa.uint64(): "UBIGINT", pa.float64(): "DOUBLE",
                 pa.bool_(): "BOOLEAN", pa.string(): "VARCHAR", TIME_TYPE: "TIMESTAMP WITH TIME ZONE"}
 
+#: DuckDB's type name for each kind a buffered column can have.
+KIND_TYPE_NAMES = {kind: DUCKDB_NAMES[arrow_type] for kind, arrow_type in ARROW_TYPES.items()}
+
 _DUCKDB_KINDS = {"BIGINT": "integer", "INTEGER": "integer", "SMALLINT": "integer", "TINYINT": "integer",
                  "UTINYINT": "integer", "USMALLINT": "integer", "UINTEGER": "integer", "UBIGINT": "unsigned",
                  "DOUBLE": "float", "FLOAT": "float", "BOOLEAN": "boolean", "VARCHAR": "string",

@@ -44,6 +44,8 @@ class QueryRunner(Protocol):
 #: Rendered SQL of VALUES-only INSERTs, per statement text, database and target columns, in one session.
 RenderCache = dict[tuple[str, str, tuple[str, ...]], str]
 _RENDER_CACHE_SIZE = 256
+#: Returns the columns an INSERT into (database, measurement) must match, ``time`` first.
+ColumnSource = Callable[[str, str], list[Column]]
 #: Stores a table in (database, measurement) and returns its row count: the buffered writer's write_table.
 TableWriter = Callable[[str, str, pa.Table], int]
 
@@ -51,7 +53,7 @@ _MAX_COLUMN_NAME = 255
 
 
 def insert(
-    tree: exp.Insert, measurements: Measurements, database: str, runner: QueryRunner, write: TableWriter,
+    tree: exp.Insert, columns_of: ColumnSource, database: str, runner: QueryRunner, write: TableWriter,
     *, cache: RenderCache | None = None, statement: str = "",
 ) -> Result:
     """Insert the rows of an INSERT statement and return ``INSERT 0 n``.
@@ -62,7 +64,7 @@ def insert(
     the SQL rewrite after the first row.
     """
     target_db, name, column_names = _target(tree, database)
-    existing = _existing_columns(measurements, target_db, name)
+    existing = columns_of(target_db, name)
     source = tree.expression
     if source is None:
         raise SqlSyntaxError("INSERT needs VALUES or a SELECT")
@@ -147,7 +149,7 @@ def _checked_column_name(name: str) -> str:
     return name
 
 
-def insert_literal_rows(statement: LiteralInsert, measurements: Measurements, database: str,
+def insert_literal_rows(statement: LiteralInsert, columns_of: ColumnSource, database: str,
                         write: TableWriter) -> Result | None:
     """Insert a literal-only multi-row INSERT without sqlglot or DuckDB; None sends it the general way."""
     table = literal_table(statement)
@@ -158,13 +160,14 @@ def insert_literal_rows(statement: LiteralInsert, measurements: Measurements, da
     columns = [_checked_column_name(column) for column in statement.columns]
     if len({column.lower() for column in columns}) != len(columns):
         raise SqlSyntaxError("a column is named more than once in the INSERT column list")
-    existing = _existing_columns(measurements, target_db, name)
+    existing = columns_of(target_db, name)
     stored = storage_table(table, existing, name)
     write(target_db, name, stored)
     return Result(tag=f"INSERT 0 {stored.num_rows}")
 
 
-def _existing_columns(measurements: Measurements, database: str, name: str) -> list[Column]:
+def existing_columns(measurements: Measurements, database: str, name: str) -> list[Column]:
+    """Return the columns of a measurement as stored and buffered; raise if ``name`` differs only in case."""
     try:
         stored = measurements.resolve(database, name)
     except (UndefinedTable, InvalidCatalogName):
