@@ -8,7 +8,7 @@ NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
 
-.PHONY: install install-test run demo test clients-report bench-ingest check clean
+.PHONY: install install-test run demo test clients-report bench-ingest bench-delete check clean
 
 # constraints.txt pins every package to versions tested together, so the
 # resolver has nothing to search and installs the same set everywhere.
@@ -41,6 +41,12 @@ clients-report: install-test
 # of docs/benchmarks.md; BENCH_ARGS=--quick divides every data size by 10.
 bench-ingest: install
 	$(PY) -m bench.ingest $(BENCH_ARGS)
+
+# Times deleting one hour from 7 and 30 days of hourly files through the gateway,
+# next to a full rewrite by hand in DuckDB, and rewrites the DELETE section of
+# docs/benchmarks.md; BENCH_ARGS="--days 30 --hosts 100" changes the data size.
+bench-delete: install
+	$(PY) -m bench.delete $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache

@@ -35,12 +35,10 @@ from bench.machine import (
     source_revision,
 )
 from bench.memory_case import memory_case
-from bench.page import replace_section
+from bench.page import PAGE, replace_section
 from bench.scale import FULL, Scale
 from bench.tables import text_table
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PAGE = REPO_ROOT / "docs" / "benchmarks.md"
 SECTION = "ingest"
 QUICK_FACTOR = 10
 WARM_UP_ROWS = 1_000

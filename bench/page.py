@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: The results page every benchmark rewrites its own section of.
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
 _NEW_PAGE = """# Benchmarks
 
 Measured figures of Lakegate beside a reference, each produced by a script

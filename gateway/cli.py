@@ -42,6 +42,9 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
                         "the HTTP endpoint starts only with tokens")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default INFO)")
+    parser.add_argument("--delete-max-rows", type=_positive_int, default=Settings.delete_max_rows, metavar="N",
+                        help="reject a DELETE that would remove more than N rows, before it changes anything "
+                        f"(default {Settings.delete_max_rows}); TRUNCATE and DROP are not limited")
 
 
 def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +155,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     if args.command == "demo":
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
                         http_port=None if args.no_http else args.http_port, writer=writer_settings(args),
-                        log_level=args.log_level)
+                        log_level=args.log_level, delete_max_rows=args.delete_max_rows)
     return Settings(
         storage_url=storage,
         host=args.host,
@@ -164,6 +167,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         security=security,
         writer=writer_settings(args),
         log_level=args.log_level,
+        delete_max_rows=args.delete_max_rows,
     )
 
 

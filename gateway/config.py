@@ -89,6 +89,8 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     writer: WriterSettings = field(default_factory=WriterSettings)
     log_level: str = "INFO"
+    #: Most rows one DELETE may remove; a DELETE matching more is rejected before it changes anything.
+    delete_max_rows: int = 10_000_000
 
 
 def s3_settings_from_env(

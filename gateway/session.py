@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -35,6 +35,8 @@ from gateway.sql import parse
 from gateway.sql.catalog.rewrite import SessionValues, rewrite_catalog
 from gateway.sql.column_names import name_result_columns
 from gateway.sql.commands import database as database_command
+from gateway.sql.commands import delete as delete_command
+from gateway.sql.commands import drop as drop_command
 from gateway.sql.commands import insert as insert_command
 from gateway.sql.commands import show as show_command
 from gateway.sql.commands.copy_in import CopyIn, copy_table, copy_target
@@ -42,6 +44,7 @@ from gateway.sql.commands.copy_out import copy_source
 from gateway.sql.commands.cursors import Cursors
 from gateway.sql.commands.insert_literals import LiteralInsert
 from gateway.sql.commands.insert_literals import match as match_literal_insert
+from gateway.sql.commands.removal_context import RemovalContext
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
 from gateway.sql.measurements import Column
@@ -96,6 +99,8 @@ class Session:
         self._registered: list[str] = []
         self._insert_sql: insert_command.RenderCache = {}
         self._unsynced = False
+        #: Sends a NoticeResponse to the client at once; the wire layer sets it.
+        self.send_notice: Callable[[str], None] | None = None
         self.catalog = runtime.catalog
         self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
@@ -253,17 +258,28 @@ class Session:
             self.catalog.invalidate()
             return result
         if prepared.tree is not None:
-            result = self._tree_command(prepared.tree)
+            result = self._tree_command(prepared.tree, params)
             self.catalog.invalidate()
             return result
         return self._word_command(prepared.text, prepared.words, params)
 
-    def _tree_command(self, tree: exp.Expression) -> Result:
+    def _tree_command(self, tree: exp.Expression, params: list[object]) -> Result:
         if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() in ("DATABASE", "SCHEMA"):
             return database_command.create_database(self.measurements, tree)
+        if isinstance(tree, exp.Delete):
+            return delete_command.delete(tree, self._removal_context(params))
+        if isinstance(tree, exp.TruncateTable):
+            return drop_command.truncate(tree, self._removal_context(params))
+        if isinstance(tree, exp.Drop):
+            return drop_command.drop(tree, self._removal_context(params))
         name = tree.key.upper()
         raise FeatureNotSupported(f"{name} statements are not supported",
-                                  hint="Lakegate runs SELECT, INSERT, SHOW and CREATE DATABASE")
+                                  hint="Lakegate runs SELECT, INSERT, DELETE, TRUNCATE, SHOW, CREATE and DROP")
+
+    def _removal_context(self, params: list[object]) -> RemovalContext:
+        return RemovalContext(self.measurements, self.runtime.writer, self.runtime.engine, self.cursor,
+                              self.database, self._evaluator(params), params,
+                              self.runtime.settings.delete_max_rows, self.send_notice)
 
     def _word_command(self, text: str, words: list[parse.Word], params: list[object]) -> Result:
         first = words[0].upper
@@ -482,8 +498,10 @@ class Session:
             raise SqlSyntaxError("syntax error at end of input", hint="EXPLAIN SELECT ...")
         analyze = words[1].upper == "ANALYZE"
         tree = parse.parse_one(text[words[1 if analyze else 0].end:])
+        if isinstance(tree, exp.Delete) and not analyze:
+            return delete_command.explain(tree, self._removal_context(params))
         if not isinstance(tree, exp.Query):
-            raise FeatureNotSupported("EXPLAIN supports SELECT statements")
+            raise FeatureNotSupported("EXPLAIN supports SELECT statements, and DELETE without ANALYZE")
         sql, plan = self._rewrite(tree, params)
         prefix = "EXPLAIN ANALYZE" if analyze else "EXPLAIN"
         rows = self.cursor.execute(f"{prefix} {sql}", params or None).fetchall()

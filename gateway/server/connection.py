@@ -165,6 +165,7 @@ class Connection(BuenaVistaHandler):
             return False
         try:
             self.session = Session(self.server.runtime, database, user)
+            self.session.send_notice = self._send_notice_now
         except InvalidName as error:
             self._fatal(error)
             return False
@@ -222,6 +223,11 @@ class Connection(BuenaVistaHandler):
         self.wfile = tls_socket.makefile("wb")
         self.out = Output(self.wfile, self._make_durable)
         logger.debug("connection from %s uses %s", self.client_address, tls_socket.version())
+
+    def _send_notice_now(self, text: str) -> None:
+        """Send a notice during a long statement (DELETE progress), so the client shows it as it happens."""
+        self.out.send(msg.notice_response(text))
+        self.out.flush()
 
     def _make_durable(self) -> None:
         # A failed fsync must not let the acknowledgements out: the error
