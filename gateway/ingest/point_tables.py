@@ -23,16 +23,16 @@ from operator import attrgetter
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway.ingest.column_kinds import kind_of_duckdb, mismatch_message
 from gateway.ingest.line_batches import MeasurementBatch, batch_points, points_batch
 from gateway.ingest.line_syntax import LineError, Point, UnsignedInt
 from gateway.ingest.line_values import all_positions, arrow_type, true_positions
 from gateway.ingest.parquet_files import TIME_TYPE
+from gateway.ingest.row_columns import kind_of_value
 
 #: Returns the stored columns of a measurement as {name: DuckDB type}, empty if it has none.
 StoredColumns = Callable[[str], dict[str, str]]
 
-_DUCKDB_KINDS = {"BIGINT": "integer", "UBIGINT": "unsigned", "DOUBLE": "float", "BOOLEAN": "boolean",
-                 "VARCHAR": "string", "INTEGER": "integer", "FLOAT": "float"}
 _NUMBER_KINDS = {"integer", "float"}
 
 
@@ -42,19 +42,6 @@ class MeasurementRows:
 
     kinds: dict[str, str]
     rows: list[Point]
-
-
-def kind_of(value: object) -> str:
-    """Return the column kind of a field value: integer, unsigned, float, boolean or string."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, UnsignedInt):
-        return "unsigned"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "float"
-    return "string"
 
 
 def points_to_tables(points: Iterable[Point], stored_columns: StoredColumns
@@ -95,7 +82,7 @@ def batches_to_tables(batches: Mapping[str, MeasurementBatch], stored_columns: S
 
 
 def _stored_kinds(columns: dict[str, str]) -> dict[str, str]:
-    return {name: _DUCKDB_KINDS.get(kind, "other") for name, kind in columns.items() if name != "time"}
+    return {name: kind_of_duckdb(kind) for name, kind in columns.items() if name != "time"}
 
 
 # ---------------------------------------------------------------- column by column
@@ -172,7 +159,7 @@ def _field_parts(values: list[object], row_array: pa.Int64Array | None, rows: li
 
     by_kind: dict[str, tuple[list[int], list[object]]] = {}
     for row, value in zip(rows, values, strict=True):
-        kind_rows, kind_values = by_kind.setdefault(kind_of(value), ([], []))
+        kind_rows, kind_values = by_kind.setdefault(kind_of_value(value), ([], []))
         kind_rows.append(row)
         kind_values.append(value)
     return [_Part(kind, pa.array(kind_rows, pa.int64()), pa.array(kind_values, arrow_type(kind)))
@@ -241,28 +228,23 @@ def _conflict(point: Point, kinds: dict[str, str]) -> str | None:
     for name in point.tags:
         known = kinds.get(name)
         if known is not None and known != "string":
-            return _mismatch(point.measurement, name, known, "string")
+            return mismatch_message(point.measurement, name, known, "string")
     for name, value in point.fields.items():
         known = kinds.get(name)
-        received = kind_of(value)
+        received = kind_of_value(value)
         if known is None or known == received:
             continue
         if {known, received} <= _NUMBER_KINDS:
             continue
-        return _mismatch(point.measurement, name, known, received)
+        return mismatch_message(point.measurement, name, known, received)
     return None
-
-
-def _mismatch(measurement: str, column: str, expected: str, received: str) -> str:
-    return (f'column "{column}" of measurement "{measurement}" is of type {expected} '
-            f"but the value is of type {received}")
 
 
 def _record_kinds(point: Point, kinds: dict[str, str]) -> None:
     for name in point.tags:
         kinds.setdefault(name, "string")
     for name, value in point.fields.items():
-        received = kind_of(value)
+        received = kind_of_value(value)
         known = kinds.get(name)
         if known is None:
             kinds[name] = received

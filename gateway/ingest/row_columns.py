@@ -1,9 +1,9 @@
 """Turning rows (a mapping of column to value per row) into one Arrow table.
 
 Each value's kind is inferred from its Python type: bool, int (int64, or
-uint64 for an :class:`Unsigned` value), float, str, datetime. ``time`` may
+uint64 for a line-protocol :class:`UnsignedInt`), float, str, datetime. ``time`` may
 be a datetime (one without a zone is UTC), an integer of nanoseconds since
-the epoch, or ISO 8601 text; a row without one gets the arrival time. A row
+the epoch, or ISO 8601 text. A row without one gets the arrival time. A row
 whose value conflicts with the column's kind, or whose time does not parse
 or is out of range, is rejected with its reason; the other rows are kept.
 """
@@ -18,14 +18,11 @@ import pyarrow as pa
 
 from gateway.errors import DatatypeMismatch
 from gateway.ingest.column_kinds import ARROW_TYPES, TIME_TYPE, merged_kind
+from gateway.ingest.line_syntax import UnsignedInt
 
 TIME = "time"
 _MIN_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
 _MAX_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
-
-
-class Unsigned(int):
-    """An integer to store as uint64 (line protocol's ``u`` suffix)."""
 
 
 @dataclass
@@ -42,7 +39,7 @@ def kind_of_value(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, Unsigned):
+    if isinstance(value, UnsignedInt):
         return "unsigned"
     if isinstance(value, int):
         return "integer"

@@ -25,7 +25,7 @@ from gateway.errors import (
 )
 from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
 from gateway.ingest.column_kinds import TIME_TYPE
-from gateway.ingest.row_columns import Unsigned
+from gateway.ingest.line_syntax import UnsignedInt
 from gateway.ingest.wal import WriteAheadLog
 from gateway.storage.backend import StorageBackend
 from gateway.storage.local import LocalBackend
@@ -69,7 +69,7 @@ def _writer(backend: StorageBackend, tmp_path: Path | None = None, **limits: flo
 def test_rows_become_typed_columns(tmp_path: Path) -> None:
     writer = _writer(LocalBackend(tmp_path / "store"))
     result = writer.write_rows("db", "m", [
-        {"time": datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), "host": "a", "n": 1, "u": Unsigned(2**63 + 1),
+        {"time": datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), "host": "a", "n": 1, "u": UnsignedInt(2**63 + 1),
          "x": 1.5, "ok": True, "at": datetime(2024, 5, 1, tzinfo=UTC)},
         {"time": "2024-01-01T00:00:02+01:00", "host": "b", "n": 2},
         {"time": 1_704_067_203_000_000_000, "extra": "late column"},
