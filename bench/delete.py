@@ -8,7 +8,7 @@ For each store size, a fresh local store is generated and DuckDB rewrites
 the whole measurement by hand. Then a gateway serves the store and
 deletes one hour (a whole file) and one host in one hour (a rewritten
 file), three times each. The exit status is 1 when a DELETE does not remove
-exactly what EXPLAIN DELETE said, and the page is then left unchanged.
+exactly what EXPLAIN DELETE reported, and the page is then left unchanged.
 """
 
 from __future__ import annotations

@@ -59,11 +59,11 @@ class SecuritySettings:
 class WriterSettings:
     """The buffered writer's flush limits and write-ahead log.
 
-    ``wal_sync="always"`` fsyncs the log before every acknowledgement;
+    ``wal_sync="always"`` fsyncs the log before every acknowledgement.
     ``"interval"`` fsyncs every ``wal_sync_interval`` seconds, which is
-    faster, and an operating-system crash or power loss can then lose the
-    writes of the last interval (a crash of the gateway process alone
-    cannot). ``wal_dir`` None means the default place (see runtime.py).
+    faster, but an operating-system crash or power loss can then lose the
+    writes of the last interval. A crash of the gateway process alone
+    cannot. ``wal_dir`` None means the default place (see runtime.py).
     """
 
     wal_dir: str | None = None

@@ -515,7 +515,7 @@ class Session:
 
 
 class _SessionQueries:
-    """What INSERT needs from its session: the store rewrite and DuckDB, with the statement's parameters."""
+    """The session's store rewrite and DuckDB cursor, bound to one statement's parameters, for INSERT."""
 
     def __init__(self, session: Session, params: list[object]) -> None:
         self.session = session

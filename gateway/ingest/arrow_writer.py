@@ -2,10 +2,10 @@
 
 Rows and Arrow tables are buffered per ``(database, measurement)``. A write
 is first appended to the write-ahead log, then added to the buffer, and
-only then acknowledged. A buffer is flushed, by a background thread, when
-it reaches a row count, a byte size or an age, on CHECKPOINT and at
-shutdown; each flush writes one time-sorted Parquet file per hour. The
-files of one buffer generation are named after its WAL segment, so
+only then acknowledged. A background thread flushes a buffer when it
+reaches a row count, a byte size or an age. CHECKPOINT and shutdown flush
+every buffer. Each flush writes one time-sorted Parquet file per hour. The
+files of one buffer generation are named after its WAL segment. So
 replaying a segment after a crash rewrites the same paths instead of
 adding duplicates, and a query can tell the files of a buffer that is
 being flushed from the older ones.
@@ -111,6 +111,8 @@ class BufferedRows:
 
 @dataclass
 class WriterStats:
+    """Counters of what the writer has flushed since it started."""
+
     rows_written: int = 0
     files_written: int = 0
     flushes: int = 0
@@ -295,18 +297,9 @@ class ArrowWriter:
             for buffer in list(self._buffers.values()):
                 self._rotate(buffer)
             pending = list(self._flushing)
-        self._flush_pending(pending)
-        deadline = None if timeout is None else self.clock() + timeout
-        with self._lock:
-            while any(buffer in self._flushing for buffer in pending):
-                remaining = None if deadline is None else deadline - self.clock()
-                if remaining is not None and remaining <= 0:
-                    raise StorageError("timed out waiting for buffered rows to reach storage")
-                self._changed.wait(timeout=0.5 if remaining is None else min(0.5, remaining))
-                failed = [buffer for buffer in pending if buffer in self._flushing and buffer.attempts]
-                if failed:
-                    raise StorageError(f"{len(failed)} buffers could not be written to storage; their rows "
-                                       "stay in the write-ahead log and are retried")
+        for buffer in pending:
+            self._flush(buffer)
+        self._wait_until_flushed(pending, timeout)
 
     def flush_measurement(self, database: str, measurement: str, timeout: float | None = None) -> frozenset[str]:
         """Flush the buffered rows of one measurement and wait until they are in Parquet.
@@ -322,7 +315,8 @@ class ArrowWriter:
                 self._rotate(current)
             pending = [buffer for buffer in self._flushing
                        if buffer.database == database and buffer.measurement == measurement]
-        self._flush_pending(pending)
+        for buffer in pending:
+            self._flush(buffer)
         self._wait_until_flushed(pending, timeout)
         return frozenset(buffer.segment_id for buffer in pending)
 
@@ -338,10 +332,6 @@ class ArrowWriter:
                 if remaining is not None and remaining <= 0:
                     raise StorageError("timed out waiting for buffered rows to reach storage")
                 self._changed.wait(timeout=0.5 if remaining is None else min(0.5, remaining))
-
-    def _flush_pending(self, pending: list[_Buffer]) -> None:
-        for buffer in pending:
-            self._flush(buffer)
 
     def _flush_loop(self) -> None:
         while True:

@@ -1,9 +1,9 @@
 """Column kinds and the rule for merging a write into a measurement's established columns.
 
 A column's kind is integer, unsigned, float, boolean, string or timestamp
-(with time zone); any other type that INSERT can store (date, time,
-timestamp without zone, blob, lists) is "other", and INSERT checks those
-itself. An integer arriving in a float column is widened to float, and a
+(with time zone). Any other type that INSERT can store (date, time,
+timestamp without zone, blob, lists) is "other", because INSERT checks
+those itself. An integer arriving in a float column is widened to float, and a
 float arriving in an integer column makes the column float: no value is
 ever truncated. Any other difference between the established kind and the
 received one is a conflict that names the measurement, column and both

@@ -53,7 +53,7 @@ class MeasurementFiles:
 
 
 class BufferedSource(Protocol):
-    """What the listings need from the buffered writer."""
+    """The part of the buffered writer that listings read: snapshots and buffered names."""
 
     def snapshot(self, database: str, measurement: str) -> BufferedRows: ...
 
@@ -163,7 +163,8 @@ class Measurements:
 
     def file_columns(self, database: str, measurement: str) -> list[Column]:
         """Return the column union of the stored files alone, without buffered rows."""
-        return self._file_columns(database, measurement, self.files(database, measurement, TimeRange()).chosen)
+        listed = self._listed(database, measurement, TimeRange(), self._snapshot(database, measurement))
+        return self._file_columns(database, measurement, listed.chosen)
 
     def _file_columns(self, database: str, measurement: str, files: list[ObjectInfo]) -> list[Column]:
         keys = frozenset(_key(info) for info in files)

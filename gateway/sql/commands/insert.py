@@ -107,7 +107,7 @@ _CONSTANT_NODES = (exp.Values, exp.Tuple, exp.Literal, exp.Null, exp.Boolean, ex
 
 
 def _only_constants(source: exp.Expression) -> bool:
-    """Tell whether VALUES holds nothing whose value could change between runs (no functions, no tables)."""
+    """Tell whether VALUES contains only values that cannot change between runs (no functions, no tables)."""
     return isinstance(source, exp.Values) and all(isinstance(node, _CONSTANT_NODES) for node in source.walk())
 
 
