@@ -217,6 +217,7 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
         runtime.close()
         return 2
     signal.signal(signal.SIGTERM, lambda *_: _stop(server))
+    runtime.start_jobs()
     logger.info("lakegate %s serving %s on %s:%d%s", __version__, runtime.backend.description,
                 settings.host, server.port, " (TLS available)" if tls_context else "")
     try:

@@ -8,11 +8,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.clock import Clock, system_clock
 from gateway.config import Settings
 from gateway.engine import Engine
 from gateway.errors import InvalidCatalogName, UndefinedTable
 from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
 from gateway.ingest.wal import WriteAheadLog
+from gateway.meta.store import MetaStore
+from gateway.scheduler import Scheduler
 from gateway.sql.catalog.sync import CatalogSync
 from gateway.sql.measurements import Measurements
 from gateway.storage.backend import StorageBackend
@@ -34,9 +37,15 @@ class Runtime:
     catalog: CatalogSync
     writer: ArrowWriter
     refresher: SecretRefresher | None = None
+    #: Retention policies and continuous queries, stored under ``_lakegate/meta/``.
+    meta: MetaStore | None = None
+    #: Where scheduled work reads the time; tests pass a ManualClock.
+    clock: Clock = system_clock
+    #: Periodic jobs; ``lakegate serve`` starts it, other commands do not.
+    scheduler: Scheduler | None = None
 
     @classmethod
-    def start(cls, settings: Settings, *, write_ahead: bool = True) -> Runtime:
+    def start(cls, settings: Settings, *, write_ahead: bool = True, clock: Clock = system_clock) -> Runtime:
         """Open and check the store, set up DuckDB, replay the WAL and start the writer.
 
         Raises ConfigurationError on a bad store or an unusable WAL
@@ -63,7 +72,18 @@ class Runtime:
             logger.info("recovered %d acknowledged rows from the write-ahead log", replayed)
         measurements.buffered = writer
         writer.start()
-        return cls(settings, backend, engine, measurements, catalog, writer, refresher)
+        runtime = cls(settings, backend, engine, measurements, catalog, writer, refresher,
+                      MetaStore(backend), clock, Scheduler(clock))
+        runtime._add_jobs()
+        return runtime
+
+    def _add_jobs(self) -> None:
+        """Register the periodic jobs (retention, continuous queries) on the scheduler."""
+
+    def start_jobs(self) -> None:
+        """Start running the periodic jobs in the background (``lakegate serve`` only)."""
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def stored_columns(self, database: str, measurement: str) -> dict[str, str]:
         """Return {column: DuckDB type} of a measurement, buffered rows included; empty when it does not exist."""
@@ -74,7 +94,9 @@ class Runtime:
         return {column.name: column.type for column in self.measurements.columns(database, stored)}
 
     def close(self) -> None:
-        """Flush buffered rows, then stop; rows that cannot be flushed stay in the WAL."""
+        """Stop the jobs and flush buffered rows, then stop; rows that cannot be flushed stay in the WAL."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
         try:
             self.writer.close()
         except Exception as error:  # noqa: BLE001 (closing must go on; the WAL keeps the rows)

@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import duckdb
@@ -38,6 +37,7 @@ from gateway.sql.commands import database as database_command
 from gateway.sql.commands import delete as delete_command
 from gateway.sql.commands import drop as drop_command
 from gateway.sql.commands import insert as insert_command
+from gateway.sql.commands import job_statements
 from gateway.sql.commands import show as show_command
 from gateway.sql.commands.copy_in import CopyIn, copy_table, copy_target
 from gateway.sql.commands.copy_out import copy_source
@@ -45,20 +45,20 @@ from gateway.sql.commands.cursors import Cursors
 from gateway.sql.commands.insert_literals import LiteralInsert
 from gateway.sql.commands.insert_literals import match as match_literal_insert
 from gateway.sql.commands.removal_context import RemovalContext
+from gateway.sql.constant_time import constant_evaluator
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
 from gateway.sql.measurements import Column
 from gateway.sql.parameter_types import infer_parameter_types, typed_parameters
-from gateway.sql.parameters import substitute_parameters
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.rewrite import QueryRewriter, ScanPlan
 from gateway.sql.session_settings import SessionSettings
+from gateway.sql.time_bounds import Evaluator
 from gateway.storage import layout
 
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _session_ids = count(1)
 
 
@@ -129,7 +129,7 @@ class Session:
         if not parse.split_statements(text):
             return Prepared(text, [], 0, kind="empty")
         words = parse.words(text)
-        if _is_command(words):
+        if _is_command(words) or job_statements.statement_family(words):
             return Prepared(text, words, 0)
         tree = parse.parse_one(text)
         kind = "command"
@@ -310,6 +310,10 @@ class Session:
             return self.cursors.close(words)
         if first in _CHATTER_TAGS:
             return Result(tag=_CHATTER_TAGS[first](words))
+        family = job_statements.statement_family(words)
+        if family is not None:
+            return job_statements.run(family, text, words,
+                                      job_statements.JobContext(self.runtime, self.database, self.send_notice))
         if first == "SHOW":
             if show_command.is_store_show(words):
                 return show_command.show(self.measurements, self.database, words)
@@ -410,19 +414,8 @@ class Session:
             settings=self.settings.values,
         )
 
-    def _evaluator(self, params: list[object]):  # type: ignore[no-untyped-def]
-        def evaluate(node: exp.Expression) -> datetime | None:
-            node = substitute_parameters(node.copy(), params)
-            sql = f"SELECT epoch_us(CAST(({parse.to_duckdb(node)}) AS TIMESTAMPTZ))"
-            try:
-                row = self.cursor.execute(sql).fetchone()
-            except (duckdb.Error, GatewayError):
-                return None
-            if row is None or row[0] is None:
-                return None
-            return EPOCH + timedelta(microseconds=int(row[0]))
-
-        return evaluate
+    def _evaluator(self, params: list[object]) -> Evaluator:
+        return constant_evaluator(self.cursor, params)
 
     def _open_cursor(self, text: str) -> tuple[duckdb.DuckDBPyConnection, pa.Schema, Iterator[pa.RecordBatch]]:
         tree = parse.parse_one(text)

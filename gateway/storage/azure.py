@@ -12,6 +12,7 @@ from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
 )
@@ -184,6 +185,14 @@ class AzureBackend(FsspecBackend):
         ) as container:
             responses = await container.delete_blobs(*keys, raise_on_any_failure=False)
             return [response.status_code async for response in responses]
+
+    async def _create_object(self, key: str, data: bytes) -> bool:
+        blob = self.fs.service_client.get_blob_client(self.bucket, key)
+        try:
+            await blob.upload_blob(data, overwrite=False)
+        except ResourceExistsError:
+            return False
+        return True
 
     def _check_client(
         self, credential: DefaultAzureCredential | None

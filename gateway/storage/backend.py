@@ -35,6 +35,14 @@ class Backend(Protocol):
     def write(self, path: str, data: bytes) -> None:
         """Replace the object whole: readers see the old or the new bytes, never a mix."""
 
+    def create(self, path: str, data: bytes) -> bool:
+        """Store the object only if none exists at ``path``; return False if one does.
+
+        The check and the write are one step in the store (an exclusive
+        link, a conditional PUT), so of several gateways creating the same
+        path exactly one succeeds. Leases are built on it.
+        """
+
     def exists(self, path: str) -> bool:
         """Tell whether an object exists at ``path``."""
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, ClassVar
 
-from fsspec.asyn import AsyncFileSystem  # type: ignore[import-untyped]  # fsspec ships no type information
+from fsspec.asyn import AsyncFileSystem, sync  # type: ignore[import-untyped]  # fsspec ships no type information
 
 from gateway.storage.backend import ObjectInfo
 from gateway.storage.paths import check_object_path, check_prefix
@@ -48,6 +48,17 @@ class FsspecBackend(abc.ABC):
         full_path = self._full_path(path)
         self.fs.pipe_file(full_path, data)
         self.fs.invalidate_cache(full_path)
+
+    def create(self, path: str, data: bytes) -> bool:
+        """Store the object with one conditional PUT that fails if the object exists."""
+        full_path = self._full_path(path)
+        created = bool(sync(self.fs.loop, self._create_object, full_path[len(self.bucket) + 1 :], data))
+        self.fs.invalidate_cache(full_path)
+        return created
+
+    @abc.abstractmethod
+    async def _create_object(self, key: str, data: bytes) -> bool:
+        """Upload ``data`` to ``key`` unless an object is there; return whether it was stored."""
 
     def exists(self, path: str) -> bool:
         """Tell whether an object (not a directory prefix) exists at ``path``."""

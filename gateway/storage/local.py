@@ -55,6 +55,24 @@ class LocalBackend:
             _write_and_replace(handle, Path(temporary), target, data)
             return
 
+    def create(self, path: str, data: bytes) -> bool:
+        """Write a temporary file, then hard-link it to ``path`` only if no file is there."""
+        target = self._full_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(temporary, target)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
+        _fsync_directory(target.parent)
+        return True
+
     def exists(self, path: str) -> bool:
         """Tell whether a file (not a directory) exists at ``path``."""
         return self._full_path(path).is_file()

@@ -143,6 +143,16 @@ class S3Backend(FsspecBackend):
         )
         return response
 
+    async def _create_object(self, key: str, data: bytes) -> bool:
+        client = await self.fs.set_session()
+        try:
+            await client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
     def _key(self, full_path: str) -> str:
         return full_path[len(self.bucket) + 1 :]
 

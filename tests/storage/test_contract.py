@@ -170,6 +170,18 @@ class BackendContract:
             assert info.last_modified.utcoffset() == timedelta(0)
             assert before - _CLOCK_MARGIN <= info.last_modified <= after + _CLOCK_MARGIN
 
+    def test_create_only_when_absent(self, backend: StorageBackend) -> None:
+        assert backend.create("meta/lease-1.json", b"first") is True
+        assert backend.create("meta/lease-1.json", b"second") is False
+        assert backend.read("meta/lease-1.json") == b"first"
+        assert backend.list("meta/") == ["meta/lease-1.json"]
+
+    def test_create_races_have_one_winner(self, backend: StorageBackend) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda n: backend.create("meta/race.json", str(n).encode()), range(8)))
+        assert results.count(True) == 1
+        assert backend.read("meta/race.json") == str(results.index(True)).encode()
+
     def test_delete(self, backend: StorageBackend) -> None:
         backend.write("db/m/file", b"x")
         backend.write("db/m/keep", b"y")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 from sqlglot import exp
@@ -45,7 +46,23 @@ PROGRESS_STEPS = 10
 
 def delete(tree: exp.Delete, context: RemovalContext) -> Result:
     """Run a DELETE and return ``DELETE n`` with the number of rows removed, and progress notices."""
-    statement = read_delete(tree, context)
+    notices: list[str] = []
+    outcome = run_delete(read_delete(tree, context), context, context.notify or notices.append)
+    return Result(tag=f"DELETE {outcome.rows}", notices=notices)
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What a DELETE did: rows removed, files removed whole, files rewritten, bytes of the files removed."""
+
+    rows: int
+    files_removed: int
+    files_rewritten: int
+    bytes_removed: int
+
+
+def run_delete(statement: DeleteStatement, context: RemovalContext, notify: Callable[[str], None]) -> DeleteOutcome:
+    """Delete the rows of ``statement`` under the measurement's lock; return what was done."""
     measurements = context.measurements
     with measurement_lock(statement.database, statement.measurement):
         # The column union includes buffered rows, so it stays valid after they are flushed.
@@ -55,13 +72,12 @@ def delete(tree: exp.Delete, context: RemovalContext) -> Result:
         files = acknowledged_files(measurements, context.writer, statement.database, statement.measurement, bounds)
         plan = plan_delete(context.cursor, measurements.backend, files, bounds, columns, statement.condition)
         _check_limit(plan.rows, context.max_rows)
-        notices: list[str] = []
-        removed = _apply(plan, statement, columns, context,
-                         _progress_reporter(statement, context.notify or notices.append))
+        removed = _apply(plan, statement, columns, context, _progress_reporter(statement, notify))
     logger.info("DELETE on %s.%s removed %d rows: %d files removed, %d rewritten, %d of %d files read",
                 statement.database, statement.measurement, removed, len(plan.removed), len(plan.rewritten),
                 len(plan.candidates), plan.total_files)
-    return Result(tag=f"DELETE {removed}", notices=notices)
+    return DeleteOutcome(removed, len(plan.removed), len(plan.rewritten),
+                         sum(match.info.size for match in plan.removed))
 
 
 def _apply(plan: DeletePlan, statement: DeleteStatement, columns: list[Column], context: RemovalContext,

@@ -1,0 +1,1 @@
+"""Metadata kept in the store itself: retention policies, continuous queries and leases."""

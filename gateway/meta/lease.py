@@ -1,0 +1,102 @@
+"""Leases with expiry, so that one gateway at a time runs a given job.
+
+A lease is a numbered series of objects under
+``_lakegate/leases/<kind>/<name>/``. To take it, a gateway lists the series:
+if the newest object has not expired, someone holds the lease; otherwise the
+gateway creates the next number with the store's create-if-absent write.
+Exactly one of several gateways racing for the same number succeeds, so no
+conditional delete is needed. The winner removes the older numbers. The
+newest object is never removed, so numbers only grow and a gateway that
+listed long ago cannot reuse one: releasing rewrites the holder's own object
+as expired. A gateway that dies holding a lease blocks the job only until
+the expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.clock import Clock
+from gateway.storage.backend import StorageBackend
+from gateway.storage.layout import METADATA_PREFIX, validate_name
+
+logger = logging.getLogger(__name__)
+
+LEASE_PREFIX = f"{METADATA_PREFIX}/leases/"
+DEFAULT_TTL = timedelta(minutes=15)
+
+
+def holder_name() -> str:
+    """Name this process in lease objects: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Lease:
+    """A lease held by this process until ``expires`` or ``release``."""
+
+    backend: StorageBackend
+    path: str
+    holder: str
+    expires: datetime
+
+    def renew(self, now: datetime, ttl: timedelta = DEFAULT_TTL) -> None:
+        """Push the expiry to ``now + ttl``; only the holder writes its own object."""
+        self.expires = now + ttl
+        self.backend.write(self.path, _encode(self.holder, self.expires))
+
+    def release(self, now: datetime) -> None:
+        """Give the lease up at once by marking it expired at ``now``."""
+        self.expires = now
+        self.backend.write(self.path, _encode(self.holder, now))
+
+
+def acquire(backend: StorageBackend, kind: str, name: str, clock: Clock, *,
+            holder: str | None = None, ttl: timedelta = DEFAULT_TTL) -> Lease | None:
+    """Take the lease on ``kind/name``; return None while another holder's lease is live."""
+    prefix = f"{LEASE_PREFIX}{validate_name(kind, 'lease kind')}/{validate_name(name)}/"
+    holder = holder or holder_name()
+    existing = sorted(path for path in backend.list(prefix) if path.endswith(".json"))
+    number = 1
+    if existing:
+        newest = existing[-1]
+        if _is_live(backend, newest, clock()):
+            return None
+        number = _number(prefix, newest) + 1
+
+    expires = clock() + ttl
+    path = f"{prefix}{number:012d}.json"
+    if not backend.create(path, _encode(holder, expires)):
+        return None  # another gateway took this number first
+    stale = [old for old in existing if old != path]
+    if stale:
+        backend.delete_batch(stale)
+    return Lease(backend, path, holder, expires)
+
+
+def _is_live(backend: StorageBackend, path: str, now: datetime) -> bool:
+    try:
+        document = json.loads(backend.read(path))
+        expires = datetime.fromisoformat(document["expires"])
+    except FileNotFoundError:
+        return False  # released between the listing and the read
+    except (ValueError, KeyError, TypeError):
+        logger.warning("lease object %s is unreadable; treating it as expired", path)
+        return False
+    return expires > now
+
+
+def _number(prefix: str, path: str) -> int:
+    try:
+        return int(path[len(prefix):-len(".json")])
+    except ValueError:
+        return 0
+
+
+def _encode(holder: str, expires: datetime) -> bytes:
+    return json.dumps({"holder": holder, "expires": expires.isoformat()}).encode()

@@ -1,0 +1,46 @@
+"""Recognises the statements of retention policies and continuous queries and routes them.
+
+They are not PostgreSQL SQL, so they are told apart by their first words
+before sqlglot sees them: ``CREATE|ALTER|DROP|SHOW|EXECUTE`` followed by
+``RETENTION POLICY|POLICIES`` or ``CONTINUOUS QUERY|QUERIES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.errors import FeatureNotSupported
+from gateway.sql.parse import Word
+from gateway.sql.results import Result
+
+_VERBS = {"CREATE", "ALTER", "DROP", "SHOW", "EXECUTE"}
+_FAMILIES = {
+    ("RETENTION", "POLICY"): "retention",
+    ("RETENTION", "POLICIES"): "retention",
+    ("CONTINUOUS", "QUERY"): "continuous",
+    ("CONTINUOUS", "QUERIES"): "continuous",
+}
+
+
+@dataclass
+class JobContext:
+    """What a job statement works with: the process runtime and the session's database."""
+
+    runtime: object  # gateway.runtime.Runtime; not imported, to keep sql/ below the runtime
+    #: The session's database, the default of ``ON db``.
+    database: str
+    #: Sends a notice to the client at once; None outside a session.
+    notify: Callable[[str], None] | None = None
+
+
+def statement_family(words: list[Word]) -> str | None:
+    """Return "retention" or "continuous" for a job statement, None for anything else."""
+    if len(words) < 3 or any(word.quoted for word in words[:3]) or words[0].upper not in _VERBS:
+        return None
+    return _FAMILIES.get((words[1].upper, words[2].upper))
+
+
+def run(family: str, text: str, words: list[Word], context: JobContext) -> Result:
+    """Run a job statement of the given family and return its result."""
+    raise FeatureNotSupported(f"{' '.join(word.upper for word in words[:3])} is not supported yet")
