@@ -20,6 +20,8 @@ import duckdb
 import psycopg
 
 from bench.delete_data import DATABASE, MEASUREMENT
+from gateway.storage.file_versions import newest_versions
+from gateway.storage.layout import file_version
 from gateway.storage.local import LocalBackend
 
 
@@ -117,6 +119,8 @@ def _count(connection: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _listing(backend: LocalBackend) -> dict[str, tuple[int, float]]:
-    return {info.path: (info.size, info.last_modified.timestamp())
-            for info in backend.list_objects(f"{DATABASE}/{MEASUREMENT}/")}
+def _listing(backend: LocalBackend) -> dict[str, tuple[str, int, float]]:
+    """Return {file: (version, size, mtime)} of the newest version of each file, the one queries read."""
+    live, _ = newest_versions(backend.list_objects(f"{DATABASE}/{MEASUREMENT}/"))
+    return {file_version(info.path)[0]: (file_version(info.path)[1], info.size, info.last_modified.timestamp())
+            for info in live}

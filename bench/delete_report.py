@@ -13,7 +13,8 @@ _METHOD = [
     ("- Lakegate: `lakegate serve` with default settings on the local store, one psycopg connection. The time "
      "runs from sending the DELETE to its command tag. Files read, removed and rewritten come from "
      "EXPLAIN DELETE run just before, and the run stops with an error unless the store's listing before and "
-     "after (path, size, modification time) shows exactly those files removed and rewritten and "
+     "after (the newest version of each file, with its size and modification time) shows exactly those "
+     "files removed and rewritten and "
      "`count(*)` dropped by the tag's row count."),
     ("- DuckDB by hand: a new in-process DuckDB connection (default threads) runs "
      "`COPY (SELECT *, year(time), month(time), day(time), hour(time) FROM read_parquet('<store>/bench/cpu/*/*/*/*/*.parquet') "

@@ -9,6 +9,7 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from gateway import __version__
@@ -22,6 +23,7 @@ from gateway.config import (
 )
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.runtime import Runtime
+from gateway.sql.durations import format_duration, positive_duration
 
 if TYPE_CHECKING:
     from gateway.ingest.http import WriteServer
@@ -45,6 +47,27 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delete-max-rows", type=_positive_int, default=Settings.delete_max_rows, metavar="N",
                         help="reject a DELETE that would remove more than N rows, before it changes anything "
                         f"(default {Settings.delete_max_rows}); TRUNCATE and DROP are not limited")
+    parser.add_argument("--superseded-grace", type=_interval, default=Settings.superseded_grace, metavar="DURATION",
+                        help="how long the old version of a file rewritten by DELETE stays for queries that "
+                        f"started before it, such as 30s or 5m (default {format_duration(Settings.superseded_grace)})")
+
+
+def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--retention-interval", type=_interval, default=Settings.retention_interval,
+                        metavar="DURATION",
+                        help="time between two runs of the active retention policies, such as '30 minutes', "
+                        f"15m or 1h (default {format_duration(Settings.retention_interval)})")
+    parser.add_argument("--continuous-query-interval", type=_interval, default=Settings.continuous_query_interval,
+                        metavar="DURATION",
+                        help="time between two checks for continuous queries with a complete window to process, "
+                        f"such as 30s or 5m (default {format_duration(Settings.continuous_query_interval)})")
+
+
+def _interval(text: str) -> timedelta:
+    try:
+        return positive_duration(text, "interval")
+    except GatewayError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_security_arguments(serve)
     _add_writer_arguments(serve)
     _add_store_arguments(serve)
+    _add_job_arguments(serve)
     demo = commands.add_parser("demo", help="load the demo database into a local store and serve it")
     demo.add_argument("--data", default="./data", help="local store directory (default ./data)")
     _add_listen_arguments(demo)
@@ -155,7 +179,8 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     if args.command == "demo":
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
                         http_port=None if args.no_http else args.http_port, writer=writer_settings(args),
-                        log_level=args.log_level, delete_max_rows=args.delete_max_rows)
+                        log_level=args.log_level, delete_max_rows=args.delete_max_rows,
+                        superseded_grace=args.superseded_grace)
     return Settings(
         storage_url=storage,
         host=args.host,
@@ -168,6 +193,9 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         writer=writer_settings(args),
         log_level=args.log_level,
         delete_max_rows=args.delete_max_rows,
+        superseded_grace=args.superseded_grace,
+        retention_interval=args.retention_interval,
+        continuous_query_interval=args.continuous_query_interval,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from gateway.errors import ConfigurationError
@@ -91,6 +92,12 @@ class Settings:
     log_level: str = "INFO"
     #: Most rows one DELETE may remove; a DELETE matching more is rejected before it changes anything.
     delete_max_rows: int = 10_000_000
+    #: How long the old version of a file a DELETE rewrote stays for queries that listed it before.
+    superseded_grace: timedelta = timedelta(minutes=10)
+    #: Time between two scheduled runs of the active retention policies.
+    retention_interval: timedelta = timedelta(hours=1)
+    #: Time between two checks for continuous queries with a complete window to process.
+    continuous_query_interval: timedelta = timedelta(minutes=1)
 
 
 def s3_settings_from_env(

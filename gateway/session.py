@@ -279,7 +279,8 @@ class Session:
     def _removal_context(self, params: list[object]) -> RemovalContext:
         return RemovalContext(self.measurements, self.runtime.writer, self.runtime.engine, self.cursor,
                               self.database, self._evaluator(params), params,
-                              self.runtime.settings.delete_max_rows, self.send_notice)
+                              self.runtime.settings.delete_max_rows, self.send_notice,
+                              self.runtime.settings.superseded_grace)
 
     def _word_command(self, text: str, words: list[parse.Word], params: list[object]) -> Result:
         first = words[0].upper

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import duckdb
@@ -27,6 +27,7 @@ from gateway.ingest.arrow_writer import BufferedRows
 from gateway.sql.time_bounds import TIME_COLUMN, TimeRange
 from gateway.storage import layout
 from gateway.storage.backend import ObjectInfo
+from gateway.storage.file_versions import newest_versions
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class MeasurementFiles:
     chosen: list[ObjectInfo]
     total: int
     buffered: pa.Table | None = None
+    #: Older versions of chosen files, left by DELETE rewrites and never read (see gateway/storage/file_versions.py).
+    superseded: list[ObjectInfo] = field(default_factory=list)
 
 
 class BufferedSource(Protocol):
@@ -125,14 +128,16 @@ class Measurements:
         """Return the Parquet files whose partition overlaps ``time_range``, sorted by path."""
         buffered = self._snapshot(database, measurement)
         listed = self._listed(database, measurement, time_range, buffered)
-        return MeasurementFiles(database, measurement, listed.chosen, listed.total, buffered.table)
+        return MeasurementFiles(database, measurement, listed.chosen, listed.total, buffered.table,
+                                listed.superseded)
 
     def _listed(self, database: str, measurement: str, time_range: TimeRange,
                 buffered: BufferedRows) -> MeasurementFiles:
         prefix = layout.measurement_prefix(database, measurement)
+        live, superseded = newest_versions(self._objects(prefix))
         chosen: list[ObjectInfo] = []
         total = 0
-        for info in self._objects(prefix):
+        for info in live:
             partition = layout.partition_of(info.path[len(prefix):])
             if partition is None or buffered.owns(info.path):
                 continue
@@ -141,7 +146,9 @@ class Measurements:
                 continue
             if partition.overlaps(time_range.low, time_range.high):
                 chosen.append(info)
-        return MeasurementFiles(database, measurement, chosen, total)
+        chosen_bases = {layout.file_version(info.path)[0] for info in chosen}
+        older = [info for info in superseded if layout.file_version(info.path)[0] in chosen_bases]
+        return MeasurementFiles(database, measurement, chosen, total, superseded=older)
 
     def _snapshot(self, database: str, measurement: str) -> BufferedRows:
         if self.buffered is None:

@@ -7,12 +7,20 @@ Layout under the root (Arc's layout, so an Arc store can be served in place)::
 The directories name the UTC hour of the rows' data time; the file name
 carries the write time plus a unique suffix. Daily compacted files sit
 directly in ``<DD>/`` and cover the whole day.
+
+A DELETE never overwrites a file: it writes a new version of it next to
+the old one, ``<base>.v<nanoseconds>.parquet``, where ``<base>`` is the
+first file's name without ``.parquet``. Of the files sharing a base in one
+directory, only the one with the highest version is read; the others are
+superseded and removed a little later, when no query can still be
+reading them (see gateway/storage/file_versions.py).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,6 +84,38 @@ def new_file_path(database: str, measurement: str, hour: datetime, now: datetime
     """
     name = f"{measurement}_{file_id or new_file_id(now)}.parquet"
     return hour_directory(database, measurement, hour) + name
+
+
+def file_version(path: str) -> tuple[str, str]:
+    """Return (directory and base name, version) of a file path; the first version is ``""``.
+
+    ``db/m/2024/01/01/00/m_X.parquet`` is (``db/m/2024/01/01/00/m_X``, ``""``)
+    and ``db/m/2024/01/01/00/m_X.V.parquet`` is (``.../m_X``, ``V``).
+    Versions sort as text in the order they were made.
+    """
+    directory, _, name = path.rpartition("/")
+    stem = name.removesuffix(".parquet")
+    base, _, version = stem.partition(".")
+    return (f"{directory}/{base}" if directory else base), version
+
+
+def new_version_path(path: str) -> str:
+    """Return the path of a new version of the file at ``path``, sorting after every existing one.
+
+    The version is the wall-clock time in nanoseconds, made to grow within
+    this process even if the clock steps back.
+    """
+    global _last_version
+    base, current = file_version(path)
+    with _version_lock:
+        floor = int(current[1:]) + 1 if current.startswith("v") and current[1:].isdigit() else 0
+        _last_version = max(time.time_ns(), _last_version + 1, floor)
+        version = _last_version
+    return f"{base}.v{version:020d}.parquet"
+
+
+_version_lock = threading.Lock()
+_last_version = 0
 
 
 @dataclass(frozen=True)

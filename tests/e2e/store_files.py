@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gateway.storage.backend import StorageBackend
+from gateway.storage.layout import file_version
 from gateway.storage.open import open_backend
 from tests.emulators import StorageTarget
 
@@ -21,6 +23,21 @@ def file_hashes(storage: StorageTarget, prefix: str) -> dict[str, str]:
     """Return {path: sha256 of the content} of every object under ``prefix``."""
     backend = store_backend(storage)
     return {path: hashlib.sha256(backend.read(path)).hexdigest() for path in backend.list(prefix)}
+
+
+def live_hashes(hashes: dict[str, str]) -> dict[str, str]:
+    """Return {base path: hash of its newest version}: what the gateway reads (see layout.file_version)."""
+    return {file_version(path)[0]: hashes[path] for path in live_paths(hashes)}
+
+
+def live_paths(paths: Iterable[str]) -> set[str]:
+    """Return the paths that are the newest version of their file: those the gateway reads."""
+    newest: dict[str, tuple[str, str]] = {}
+    for path in paths:
+        base, version = file_version(path)
+        if base not in newest or version > newest[base][0]:
+            newest[base] = (version, path)
+    return {path for _, path in newest.values()}
 
 
 def parquet_tables(storage: StorageTarget, prefix: str) -> dict[str, pa.Table]:

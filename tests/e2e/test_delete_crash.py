@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
-from tests.e2e.store_files import parquet_tables, store_backend
+from tests.e2e.store_files import live_paths, parquet_tables, store_backend
 from tests.emulators import StorageTarget
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -67,8 +67,9 @@ def _load(gateway: GatewayProcess) -> None:
 
 
 def _changed(storage: StorageTarget, before: dict[str, int]) -> int:
-    now = {info.path: info.size for info in store_backend(storage).list_objects(PREFIX)}
-    return sum(1 for path, size in before.items() if now.get(path) != size)
+    """Count the files of ``before`` that were removed or have a newer version since."""
+    live = live_paths(store_backend(storage).list(PREFIX))
+    return sum(1 for path in before if path not in live)
 
 
 def _run_delete(gateway: GatewayProcess, outcome: list[object]) -> None:
@@ -101,10 +102,12 @@ def test_sigkill_during_delete_loses_nothing(storage: StorageTarget, tmp_path: P
     assert outcome and isinstance(outcome[0], psycopg.Error), f"the DELETE ended before the kill: {outcome}"
 
     # At rest: every object is whole Parquet, hour files stay sorted, and no file was skipped.
-    tables = parquet_tables(storage, PREFIX)
+    tables = parquet_tables(storage, PREFIX)  # superseded versions too: they must be whole as well
     changed = _changed(storage, before)
     assert changed >= kill_after
-    stored = sorted((row["time"], row["host"], row["seq"]) for table in tables.values() for row in table.to_pylist())
+    live = live_paths(tables)
+    stored = sorted((row["time"], row["host"], row["seq"])
+                    for path, table in tables.items() if path in live for row in table.to_pylist())
     for table in tables.values():
         times = table.column("time").to_pylist()
         assert times == sorted(times)

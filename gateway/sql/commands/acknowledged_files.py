@@ -20,6 +20,7 @@ from __future__ import annotations
 from gateway.ingest.arrow_writer import ArrowWriter, BufferedRows
 from gateway.sql.measurements import MeasurementFiles, Measurements
 from gateway.sql.time_bounds import TimeRange
+from gateway.storage import layout
 
 
 def acknowledged_files(measurements: Measurements, writer: ArrowWriter, database: str, measurement: str,
@@ -34,4 +35,6 @@ def acknowledged_files(measurements: Measurements, writer: ArrowWriter, database
     after = measurements.files(database, measurement, time_range)
     writers = BufferedRows((), earlier | flushed)
     chosen = [info for info in after.chosen if info.path in listed or writers.owns(info.path)]
-    return MeasurementFiles(database, measurement, chosen, after.total)
+    bases = {layout.file_version(info.path)[0] for info in chosen}
+    older = [info for info in after.superseded if layout.file_version(info.path)[0] in bases]
+    return MeasurementFiles(database, measurement, chosen, after.total, superseded=older)

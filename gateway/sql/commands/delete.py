@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 from sqlglot import exp
@@ -34,9 +35,11 @@ from gateway.sql.commands.delete_plan import DeletePlan, check_condition, plan_d
 from gateway.sql.commands.delete_sql import count_matching_query
 from gateway.sql.commands.measurement_locks import measurement_lock
 from gateway.sql.commands.removal_context import RemovalContext, keep_database_listed
-from gateway.sql.measurements import Column
+from gateway.sql.measurements import Column, MeasurementFiles
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.time_bounds import TimeRange, time_range
+from gateway.storage.backend import StorageBackend
+from gateway.storage.file_versions import stale_versions
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ def run_delete(statement: DeleteStatement, context: RemovalContext, notify: Call
         plan = plan_delete(context.cursor, measurements.backend, files, bounds, columns, statement.condition)
         _check_limit(plan.rows, context.max_rows)
         removed = _apply(plan, statement, columns, context, _progress_reporter(statement, notify))
+        _remove_stale_versions(measurements.backend, files, context.superseded_grace)
     logger.info("DELETE on %s.%s removed %d rows: %d files removed, %d rewritten, %d of %d files read",
                 statement.database, statement.measurement, removed, len(plan.removed), len(plan.rewritten),
                 len(plan.candidates), plan.total_files)
@@ -88,7 +92,8 @@ def _apply(plan: DeletePlan, statement: DeleteStatement, columns: list[Column], 
     keep_database_listed(context.measurements, statement.database)
     cursor = context.engine.cursor()
     try:
-        return apply_plan(plan, context.measurements.backend, cursor, columns, statement.condition, progress)
+        return apply_plan(plan, context.measurements.backend, cursor, columns, statement.condition, progress,
+                          context.superseded_grace)
     finally:
         cursor.close()
         context.writer.forget(statement.database, statement.measurement)
@@ -105,6 +110,14 @@ def explain(tree: exp.Delete, context: RemovalContext) -> Result:
     buffered = _buffered_matches(context, columns, statement, files.buffered)
     lines = delete_explain.explain_lines(plan, buffered, context.max_rows)
     return table_result("EXPLAIN", text_table(["QUERY PLAN"], [[line] for line in lines]))
+
+
+def _remove_stale_versions(backend: StorageBackend, files: MeasurementFiles, grace: timedelta) -> None:
+    """Remove versions superseded long enough ago, left behind when a gateway stopped before its timer ran."""
+    stale = stale_versions(files.chosen, files.superseded, datetime.now(UTC), grace)
+    if stale:
+        backend.delete_batch(stale)
+        logger.info("removed %d superseded file versions of %s.%s", len(stale), files.database, files.measurement)
 
 
 def _columns(context: RemovalContext, statement: DeleteStatement) -> list[Column]:

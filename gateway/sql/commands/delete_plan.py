@@ -56,6 +56,8 @@ class DeletePlan:
     total_files: int
     #: Files with at least one matching row, sorted by path.
     matches: list[FileMatch] = field(default_factory=list)
+    #: Older versions of the candidates (see gateway/storage/file_versions.py).
+    superseded: list[ObjectInfo] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -98,7 +100,8 @@ def check_condition(cursor: duckdb.DuckDBPyConnection, columns: list[Column], co
 def plan_delete(cursor: duckdb.DuckDBPyConnection, backend: Backend, files: MeasurementFiles,
                 time_range: TimeRange, columns: list[Column], condition: exp.Expression) -> DeletePlan:
     """Count the matching rows of every candidate file; nothing is changed."""
-    plan = DeletePlan(files.database, files.measurement, time_range, files.chosen, files.total)
+    plan = DeletePlan(files.database, files.measurement, time_range, files.chosen, files.total,
+                      superseded=files.superseded)
     if not files.chosen:
         return plan
     by_uri = {backend.uri(info.path): info for info in files.chosen}

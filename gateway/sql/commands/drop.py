@@ -31,6 +31,7 @@ from gateway.sql.commands.removal_context import (
 from gateway.sql.results import Result
 from gateway.sql.time_bounds import TimeRange
 from gateway.storage import layout
+from gateway.storage.file_versions import remove_files
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def _remove_measurement(context: RemovalContext, database: str, measurement: str
         if whole_directory:
             prefix = layout.measurement_prefix(database, measurement)
             paths += [path for path in backend.list(prefix) if layout.partition_of(path[len(prefix):]) is None]
-        backend.delete_batch(paths)
+        remove_files(backend, paths, files.superseded)
         context.writer.forget(database, measurement)
     logger.info("removed %d objects of measurement %s.%s", len(paths), database, measurement)
 

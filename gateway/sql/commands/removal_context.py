@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import duckdb
 from sqlglot import exp
@@ -14,6 +15,7 @@ from gateway.ingest.arrow_writer import ArrowWriter
 from gateway.sql.measurements import DATABASE_MARKER, Measurements
 from gateway.sql.time_bounds import Evaluator
 from gateway.storage import layout
+from gateway.storage.file_versions import SUPERSEDED_GRACE
 
 
 @dataclass
@@ -35,6 +37,8 @@ class RemovalContext:
     max_rows: int = 10_000_000
     #: Sends a notice to the client at once (progress of a long DELETE); None collects notices in the result.
     notify: Callable[[str], None] | None = None
+    #: The --superseded-grace setting: how long old versions of rewritten files stay.
+    superseded_grace: timedelta = SUPERSEDED_GRACE
 
 
 def resolve_measurement(table: exp.Expression, context: RemovalContext) -> tuple[str, str]:
