@@ -53,6 +53,12 @@ class DuplicateObject(GatewayError):
     sqlstate = "42710"
 
 
+class InvalidObjectDefinition(GatewayError):
+    """A definition breaks a rule of its kind, such as a continuous query without a time column (42P17)."""
+
+    sqlstate = "42P17"
+
+
 class DuplicateSchema(GatewayError):
     sqlstate = "42P06"
 
@@ -105,6 +111,12 @@ class DivisionByZero(GatewayError):
 
 class InvalidParameterValue(GatewayError):
     sqlstate = "22023"
+
+
+class LockNotAvailable(GatewayError):
+    """Another holder has the lock or lease the statement needs (SQLSTATE 55P03)."""
+
+    sqlstate = "55P03"
 
 
 class ProtocolViolation(GatewayError):

@@ -18,6 +18,10 @@ import json
 import logging
 import os
 import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,8 +51,9 @@ class Lease:
 
     def renew(self, now: datetime, ttl: timedelta = DEFAULT_TTL) -> None:
         """Push the expiry to ``now + ttl``; only the holder writes its own object."""
-        self.expires = now + ttl
-        self.backend.write(self.path, _encode(self.holder, self.expires))
+        expires = now + ttl
+        self.backend.write(self.path, _encode(self.holder, expires))
+        self.expires = expires
 
     def release(self, now: datetime) -> None:
         """Give the lease up at once by marking it expired at ``now``."""
@@ -58,8 +63,12 @@ class Lease:
 
 def acquire(backend: StorageBackend, kind: str, name: str, clock: Clock, *,
             holder: str | None = None, ttl: timedelta = DEFAULT_TTL) -> Lease | None:
-    """Take the lease on ``kind/name``; return None while another holder's lease is live."""
-    prefix = f"{LEASE_PREFIX}{validate_name(kind, 'lease kind')}/{validate_name(name)}/"
+    """Take the lease on ``kind/name``; return None while another holder's lease is live.
+
+    ``name`` may have several ``/``-separated parts, each a valid name.
+    """
+    parts = "/".join(validate_name(part) for part in name.split("/"))
+    prefix = f"{LEASE_PREFIX}{validate_name(kind, 'lease kind')}/{parts}/"
     holder = holder or holder_name()
     existing = sorted(path for path in backend.list(prefix) if path.endswith(".json"))
     number = 1
@@ -100,3 +109,46 @@ def _number(prefix: str, path: str) -> int:
 
 def _encode(holder: str, expires: datetime) -> bytes:
     return json.dumps({"holder": holder, "expires": expires.isoformat()}).encode()
+
+
+@contextmanager
+def holding(backend: StorageBackend, kind: str, name: str, clock: Clock, *, wait: timedelta,
+            ttl: timedelta = DEFAULT_TTL, busy: Callable[[], Exception]) -> Iterator[Lease]:
+    """Hold the lease on ``kind/name`` for the block, waiting up to ``wait`` for it.
+
+    While the block runs, a daemon thread renews the lease every third of
+    ``ttl``, so a long block keeps it. If the lease stays taken for
+    ``wait``, the exception ``busy()`` returns is raised.
+    """
+    held = _wait_for(backend, kind, name, clock, wait, ttl)
+    if held is None:
+        raise busy()
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl.total_seconds() / 3):
+            try:
+                held.renew(clock(), ttl)
+            except Exception as error:  # noqa: BLE001 (the next renewal retries; the expiry is the limit)
+                logger.warning("renewing lease %s failed: %s", held.path, error)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{kind}", daemon=True)
+    renewer.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        renewer.join()
+        held.release(clock())
+
+
+def _wait_for(backend: StorageBackend, kind: str, name: str, clock: Clock, wait: timedelta,
+              ttl: timedelta) -> Lease | None:
+    deadline = time.monotonic() + wait.total_seconds()
+    delay = 0.02
+    while True:
+        held = acquire(backend, kind, name, clock, ttl=ttl)
+        if held is not None or time.monotonic() >= deadline:
+            return held
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 2, 1.0)

@@ -20,6 +20,8 @@ from typing import NamedTuple
 import psycopg
 import pytest
 
+from gateway.clock import system_clock
+from gateway.meta import lease
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.e2e.store_files import file_hashes, live_hashes, store_backend
 from tests.emulators import StorageTarget
@@ -438,3 +440,52 @@ def _wait_for_objects(storage: StorageTarget, count: int) -> None:
     while len(file_hashes(storage, PREFIX)) != count and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(file_hashes(storage, PREFIX)) == count
+
+
+def test_two_gateways_delete_one_measurement_in_turn(gateway: GatewayProcess, storage: StorageTarget,
+                                                     tmp_path: Path) -> None:
+    """DELETEs from two gateways on one store rewrite the same files one after the other, losing no deletion."""
+    other = start_gateway(storage.settings, tmp_path / "other.log")
+    try:
+        with _loaded(gateway) as connection, _connect(other) as second:
+            errors: list[BaseException] = []
+
+            def run(target: psycopg.Connection, statement: str, params: list[object]) -> None:
+                try:
+                    target.execute(statement, params)
+                except BaseException as error:  # noqa: BLE001 (reported by the assertion below)
+                    errors.append(error)
+
+            for hour in range(4):
+                low, high = START + timedelta(hours=hour), START + timedelta(hours=hour + 1)
+                condition = "time >= %s AND time < %s AND host = %s"
+                threads = [threading.Thread(target=run, args=(connection, f"DELETE FROM cpu WHERE {condition}",
+                                                              [low, high, "a"])),
+                           threading.Thread(target=run, args=(second, f"DELETE FROM cpu WHERE {condition}",
+                                                              [low, high, "b"]))]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=120)
+
+            assert errors == []
+            gone = [row for row in MODEL if row.time < START + timedelta(hours=4) and row.host in ("a", "b")]
+            assert len(gone) == 32
+            assert _rows(connection) == [row for row in MODEL if row not in gone]
+            assert _rows(second) == [row for row in MODEL if row not in gone]
+    finally:
+        other.stop()
+
+
+def test_delete_waits_for_another_gateways_lease(gateway: GatewayProcess, storage: StorageTarget) -> None:
+    """A DELETE waits while another holder has the measurement's lease, then runs."""
+    with _loaded(gateway) as connection:
+        held = lease.acquire(store_backend(storage), "measurement", "telemetry/cpu", system_clock)
+        assert held is not None
+        releaser = threading.Timer(1.5, lambda: held.release(system_clock()))
+        releaser.start()
+        started = time.monotonic()
+        assert connection.execute("DELETE FROM cpu WHERE host = 'a'").statusmessage == "DELETE 24"
+        assert time.monotonic() - started >= 1.0
+        releaser.join()
+        assert _rows(connection) == [row for row in MODEL if row.host != "a"]

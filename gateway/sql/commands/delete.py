@@ -67,7 +67,7 @@ class DeleteOutcome:
 def run_delete(statement: DeleteStatement, context: RemovalContext, notify: Callable[[str], None]) -> DeleteOutcome:
     """Delete the rows of ``statement`` under the measurement's lock; return what was done."""
     measurements = context.measurements
-    with measurement_lock(statement.database, statement.measurement):
+    with measurement_lock(statement.database, statement.measurement, measurements.backend):
         # The column union includes buffered rows, so it stays valid after they are flushed.
         columns = _columns(context, statement)
         check_condition(context.cursor, columns, statement.condition)

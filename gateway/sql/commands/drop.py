@@ -111,7 +111,7 @@ def _remove_measurement(context: RemovalContext, database: str, measurement: str
     """Delete the measurement's files; with ``whole_directory`` also its objects outside hour partitions."""
     measurements = context.measurements
     backend = measurements.backend
-    with measurement_lock(database, measurement):
+    with measurement_lock(database, measurement, backend):
         if keep_database:
             keep_database_listed(measurements, database)
         files = acknowledged_files(measurements, context.writer, database, measurement, TimeRange())
