@@ -42,6 +42,7 @@ from gateway.server.pgtypes import (
     pg_type,
     pg_type_of_duckdb,
 )
+from gateway.server.row_stream import RowStream
 from gateway.session import DUCKDB_TYPE_KEY, Prepared, Session
 from gateway.sql.results import Result
 
@@ -81,7 +82,7 @@ class Portal:
     statement: Statement
     params: list[object]
     result_formats: list[int]
-    rows: Iterator[list[bytes | None]] | None = None
+    rows: RowStream | None = None
     result: Result | None = None
     sent: int = 0
 
@@ -95,7 +96,14 @@ class Output:
     before_flush: Callable[[], None] = lambda: None
     buffer: bytearray = field(default_factory=bytearray)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes | memoryview) -> None:
+        if len(data) >= FLUSH_BYTES:
+            # Large pieces (a batch of DataRows) go out as they are, without a copy.
+            self.flush()
+            self.before_flush()
+            self.stream.write(data)
+            self.stream.flush()
+            return
         self.buffer += data
         if len(self.buffer) >= FLUSH_BYTES:
             self.flush()
@@ -338,7 +346,7 @@ class Connection(BuenaVistaHandler):
         except GatewayError as error:
             self.session.mark_failed()
             self._error(error)
-        self.portals.pop("", None)
+        self._drop_portal("")
         self._ready()
 
     def _parse(self, payload: bytes) -> None:
@@ -365,6 +373,7 @@ class Connection(BuenaVistaHandler):
             )
         params = [decode(value, oid, code)
                   for value, oid, code in zip(bind.values, statement.parameter_oids, formats, strict=True)]
+        self._drop_portal(bind.portal)
         self.portals[bind.portal] = Portal(statement, params, bind.result_formats)
         self.out.send(msg.bind_complete())
 
@@ -418,8 +427,13 @@ class Connection(BuenaVistaHandler):
         if kind == "S":
             self.statements.pop(name, None)
         else:
-            self.portals.pop(name, None)
+            self._drop_portal(name)
         self.out.send(msg.close_complete())
+
+    def _drop_portal(self, name: str) -> None:
+        portal = self.portals.pop(name, None)
+        if portal is not None and portal.rows is not None:
+            portal.rows.close()
 
     def _time_zone(self) -> str:
         return self.session.settings.values.get("timezone", "UTC") if self.session else "UTC"
@@ -436,7 +450,7 @@ class Connection(BuenaVistaHandler):
 
     def _sync(self, payload: bytes) -> None:
         self.skip_until_sync = False
-        self.portals.pop("", None)
+        self._drop_portal("")
         self._ready()
 
     # Results
@@ -462,15 +476,27 @@ class Connection(BuenaVistaHandler):
         if describe:
             self.out.send(msg.row_description(_fields(result.schema, formats)))
         if portal is None:
+            stream = self._row_stream(result, formats, prefetch=True)
             sent = 0
-            for row in _encode_rows(result, formats, self._time_zone()):
-                self.out.send(msg.data_row(row))
-                sent += 1
+            try:
+                while (piece := stream.take()) is not None:
+                    self.out.send(piece[0])
+                    sent += piece[1]
+            finally:
+                stream.close()
             self.out.send(msg.command_complete(_tag(result, sent)))
             return
         if portal.rows is None:
-            portal.rows = _encode_rows(result, formats, self._time_zone())
+            # A portal read to its end in this Execute may encode ahead; one read in pieces may not,
+            # because the session can run other statements on its DuckDB connection in between.
+            portal.rows = self._row_stream(result, formats, prefetch=max_rows <= 0)
         self._send_portal_rows(portal, result, max_rows)
+
+    def _row_stream(self, result: Result, formats: list[int], *, prefetch: bool) -> RowStream:
+        assert result.schema is not None
+        kinds = _kinds(result.schema)
+        return RowStream(result.batches, kinds, msg.formats_for(formats, len(kinds)), self._time_zone(),
+                         prefetch=prefetch)
 
     def _receive_copy(self, result: Result) -> None:
         """Run the COPY FROM STDIN sub-protocol: CopyInResponse, CopyData until CopyDone or CopyFail."""
@@ -530,13 +556,17 @@ class Connection(BuenaVistaHandler):
     def _send_portal_rows(self, portal: Portal, result: Result, max_rows: int) -> None:
         assert portal.rows is not None
         sent_now = 0
-        for row in portal.rows:
-            self.out.send(msg.data_row(row))
-            sent_now += 1
-            if max_rows > 0 and sent_now >= max_rows:
-                portal.sent += sent_now
-                self.out.send(msg.portal_suspended())
-                return
+        try:
+            while (piece := portal.rows.take(max_rows - sent_now if max_rows > 0 else 0)) is not None:
+                self.out.send(piece[0])
+                sent_now += piece[1]
+                if max_rows > 0 and sent_now >= max_rows:
+                    portal.sent += sent_now
+                    self.out.send(msg.portal_suspended())
+                    return
+        except BaseException:
+            portal.rows.close()
+            raise
         portal.sent += sent_now
         self.out.send(msg.command_complete(_tag(result, portal.sent)))
 
@@ -586,6 +616,8 @@ class Connection(BuenaVistaHandler):
 
     def _close(self) -> None:
         self.server.unregister(self)
+        for name in list(self.portals):
+            self._drop_portal(name)
         if self.session is not None:
             self.session.close()
             self.session = None

@@ -280,7 +280,7 @@ def encode_text(array: pa.Array, kind: PgType, time_zone: str = "UTC") -> list[b
     if kind.oid == UUID.oid and pa.types.is_fixed_size_binary(array.type):
         return [None if value is None else _uuid_text(value).encode() for value in array.to_pylist()]
     if kind.oid == TIMESTAMPTZ.oid:
-        if _is_utc(time_zone):
+        if is_utc(time_zone):
             return _timestamp_text(array, "+00")
         return _zoned_timestamp_text(array, time_zone)
     if kind.oid == TIMESTAMP.oid:
@@ -303,7 +303,8 @@ def _timestamp_text(array: pa.Array, suffix: str) -> list[bytes | None]:
 _UTC_NAMES = {"utc", "etc/utc", "gmt", "etc/gmt", "z", "zulu", "+00", "+00:00", "0", "default", "'utc'"}
 
 
-def _is_utc(time_zone: str) -> bool:
+def is_utc(time_zone: str) -> bool:
+    """Tell whether a TimeZone setting names UTC."""
     return time_zone.strip().strip("'").lower() in _UTC_NAMES
 
 
