@@ -14,6 +14,7 @@ from gateway.engine import Engine
 from gateway.errors import InvalidCatalogName, UndefinedTable
 from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
 from gateway.ingest.wal import WriteAheadLog
+from gateway.jobs import retention as retention_jobs
 from gateway.meta.store import MetaStore
 from gateway.scheduler import Scheduler
 from gateway.sql.catalog.sync import CatalogSync
@@ -79,6 +80,9 @@ class Runtime:
 
     def _add_jobs(self) -> None:
         """Register the periodic jobs (retention, continuous queries) on the scheduler."""
+        assert self.scheduler is not None
+        self.scheduler.add("retention", self.settings.retention_interval,
+                           lambda now: retention_jobs.run_active_policies(self, now))
 
     def start_jobs(self) -> None:
         """Start running the periodic jobs in the background (``lakegate serve`` only)."""

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gateway.errors import FeatureNotSupported
+from gateway.errors import InternalError
+from gateway.sql.commands import retention
 from gateway.sql.parse import Word
 from gateway.sql.results import Result
+
+if TYPE_CHECKING:  # the runtime imports the SQL layer, not the other way round
+    from gateway.runtime import Runtime
 
 _VERBS = {"CREATE", "ALTER", "DROP", "SHOW", "EXECUTE"}
 _FAMILIES = {
@@ -27,7 +32,7 @@ _FAMILIES = {
 class JobContext:
     """What a job statement works with: the process runtime and the session's database."""
 
-    runtime: object  # gateway.runtime.Runtime; not imported, to keep sql/ below the runtime
+    runtime: Runtime
     #: The session's database, the default of ``ON db``.
     database: str
     #: Sends a notice to the client at once; None outside a session.
@@ -43,4 +48,6 @@ def statement_family(words: list[Word]) -> str | None:
 
 def run(family: str, text: str, words: list[Word], context: JobContext) -> Result:
     """Run a job statement of the given family and return its result."""
-    raise FeatureNotSupported(f"{' '.join(word.upper for word in words[:3])} is not supported yet")
+    if family == "retention":
+        return retention.run(words, context)
+    raise InternalError(f"unknown job statement family {family!r}")
