@@ -15,6 +15,7 @@ from gateway.errors import InvalidCatalogName, UndefinedTable
 from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
 from gateway.ingest.wal import WriteAheadLog
 from gateway.jobs import retention as retention_jobs
+from gateway.jobs.continuous import ContinuousRunner
 from gateway.meta.store import MetaStore
 from gateway.scheduler import Scheduler
 from gateway.sql.catalog.sync import CatalogSync
@@ -83,6 +84,9 @@ class Runtime:
         assert self.scheduler is not None
         self.scheduler.add("retention", self.settings.retention_interval,
                            lambda now: retention_jobs.run_active_policies(self, now))
+        continuous_queries = ContinuousRunner(self)
+        self.scheduler.add("continuous queries", self.settings.continuous_query_interval,
+                           continuous_queries.run_scheduled)
 
     def start_jobs(self) -> None:
         """Start running the periodic jobs in the background (``lakegate serve`` only)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.errors import InternalError
-from gateway.sql.commands import retention
+from gateway.sql.commands import continuous_query, retention
 from gateway.sql.parse import Word
 from gateway.sql.results import Result
 
@@ -50,4 +50,6 @@ def run(family: str, text: str, words: list[Word], context: JobContext) -> Resul
     """Run a job statement of the given family and return its result."""
     if family == "retention":
         return retention.run(words, context)
+    if family == "continuous":
+        return continuous_query.run(context.runtime, context.database, text, words, context.notify)
     raise InternalError(f"unknown job statement family {family!r}")

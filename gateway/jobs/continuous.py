@@ -1,0 +1,215 @@
+"""Running continuous queries: on the scheduler, on EXECUTE, and as a backfill over a given range.
+
+A run holds the query's lease (kind ``continuous``), so gateways sharing one
+store never run the same query at once. Windows are computed and stored in
+groups of ``GROUP_WINDOWS``. After each group is stored and flushed, the
+watermark moves to the group's end and the lease is renewed. A run that
+fails keeps the watermark of the last stored group, records the error in
+the query's document and is retried by the next scheduled check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pyarrow.compute as pc
+
+from gateway.errors import GatewayError, LockNotAvailable, UndefinedObject
+from gateway.jobs.continuous_execution import (
+    WindowResult,
+    evaluate_window,
+    store_windows,
+)
+from gateway.jobs.continuous_windows import (
+    Window,
+    backfill_windows,
+    chunks,
+    horizon,
+    is_due,
+    scheduled_windows,
+)
+from gateway.meta import lease
+from gateway.meta.continuous_queries import KIND, ContinuousQueries, ContinuousQuery
+from gateway.sql.time_bounds import TimeRange
+from gateway.storage import layout
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+#: Windows computed and stored together, between two watermark updates.
+GROUP_WINDOWS = 48
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Windows processed and rows written by one run, or the counts a dry run would reach."""
+
+    windows: int
+    rows: int
+    first: datetime | None
+    last: datetime | None
+    watermark: datetime | None
+
+
+class ContinuousRunner:
+    """Runs the continuous queries stored in a runtime's metadata."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        if runtime.meta is None:
+            raise ValueError("continuous queries need a runtime with a metadata store")
+        self.runtime = runtime
+        self.queries = ContinuousQueries(runtime.meta)
+
+    def run_scheduled(self, now: datetime) -> None:
+        """Run the due queries: the scheduler's job, which returns nothing."""
+        self.run_due(now)
+
+    def run_due(self, now: datetime) -> list[str]:
+        """Run each active query that has a complete window to process; return the names of those run.
+
+        A failure is logged and recorded in the query's document; it never
+        stops the other queries.
+        """
+        ran = []
+        for query in self.queries.all():
+            if not query.active:
+                continue
+            try:
+                if not self._due(query, now):
+                    continue
+                self.run(query.name, now)
+            except LockNotAvailable:
+                logger.debug("continuous query %s is running elsewhere; skipped", query.name)
+                continue
+            except Exception as error:  # noqa: BLE001 (one query must not stop the others)
+                logger.warning("continuous query %s failed; it is retried at the next check: %s",
+                               query.name, error)
+                self._record_error(query, now, error)
+            ran.append(query.name)
+        return ran
+
+    def run(self, name: str, now: datetime, *, dry_run: bool = False) -> RunOutcome:
+        """Process the windows due at ``now`` (new complete windows plus the FOR look-back)."""
+        query = self._require(name)
+        windows = scheduled_windows(query, now, self._first_data(query))
+        return self._process(query, windows, now, dry_run=dry_run, backfill=False)
+
+    def backfill(self, name: str, start: datetime, end: datetime, now: datetime, *,
+                 dry_run: bool = False) -> RunOutcome:
+        """Process the windows covering ``[start, end)``; the watermark never moves backwards.
+
+        The watermark moves forward only when the range begins at or before
+        it, so that no window after the watermark is skipped. It never moves
+        past the last complete window.
+        """
+        query = self._require(name)
+        return self._process(query, backfill_windows(query, start, end), now, dry_run=dry_run, backfill=True)
+
+    def evaluate(self, query: ContinuousQuery, window: Window) -> WindowResult:
+        """Compute one window without storing it (for DRY RUN and tests)."""
+        return evaluate_window(self.runtime, query, window)
+
+    # Runs
+
+    def _process(self, query: ContinuousQuery, windows: list[Window], now: datetime, *,
+                 dry_run: bool, backfill: bool) -> RunOutcome:
+        if dry_run:
+            rows = sum(self.evaluate(query, window).table.num_rows for window in windows)
+            return _outcome(windows, rows, query.watermark)
+
+        run_lease = lease.acquire(self.runtime.backend, KIND, query.name, self.runtime.clock)
+        if run_lease is None:
+            raise LockNotAvailable(f'continuous query "{query.name}" is being run by another session or gateway',
+                            hint="try again when that run has finished")
+        try:
+            return self._store_groups(query, windows, now, run_lease, backfill=backfill)
+        finally:
+            run_lease.release(self.runtime.clock())
+
+    def _store_groups(self, query: ContinuousQuery, windows: list[Window], now: datetime,
+                      run_lease: lease.Lease, *, backfill: bool) -> RunOutcome:
+        rows = 0
+        try:
+            for group in chunks(windows, GROUP_WINDOWS):
+                results = [self.evaluate(query, window) for window in group]
+                rows += store_windows(self.runtime, query, results)
+                query = replace(query, watermark=self._advanced(query, group, now, backfill))
+                self._save(query, now, f"running: {rows} rows written so far")
+                run_lease.renew(self.runtime.clock())
+        except Exception as error:
+            self._save(query, now, f"error: {_describe(error)}")
+            raise
+        result = f"ok: {len(windows)} windows, {rows} rows"
+        self._save(query, now, result)
+        logger.info("continuous query %s processed %d windows and wrote %d rows", query.name, len(windows), rows)
+        return _outcome(windows, rows, query.watermark)
+
+    def _advanced(self, query: ContinuousQuery, group: list[Window], now: datetime, backfill: bool) -> datetime | None:
+        end = group[-1][1]
+        if not backfill:
+            return max(end, query.watermark) if query.watermark is not None else end
+        if query.watermark is None or group[0][0] > query.watermark:
+            return query.watermark
+        return max(query.watermark, min(end, horizon(query, now)))
+
+    def _save(self, query: ContinuousQuery, now: datetime, result: str) -> None:
+        if not self.queries.save_state(replace(query, last_run=now, last_result=result)):
+            raise GatewayError(f'continuous query "{query.name}" was dropped or replaced during its run')
+
+    def _record_error(self, query: ContinuousQuery, now: datetime, error: Exception) -> None:
+        """Store a failure in the current document, keeping the watermark that is stored there."""
+        current = self.queries.get(query.name)
+        if current is None or current.id != query.id:
+            return
+        try:
+            self.queries.save_state(replace(current, last_run=now, last_result=f"error: {_describe(error)}"))
+        except Exception as storage_error:  # noqa: BLE001 (the run's error is already logged; keep checking others)
+            logger.warning("continuous query %s: could not record its failure: %s", query.name, storage_error)
+
+    # Lookups
+
+    def _require(self, name: str) -> ContinuousQuery:
+        query = self.queries.get(name)
+        if query is None:
+            raise UndefinedObject(f'continuous query "{name}" does not exist',
+                                  hint="SHOW CONTINUOUS QUERIES lists the continuous queries")
+        return query
+
+    def _due(self, query: ContinuousQuery, now: datetime) -> bool:
+        due = is_due(query, now)
+        if due is None:
+            return bool(scheduled_windows(query, now, self._first_data(query)))
+        return due
+
+    def _first_data(self, query: ContinuousQuery) -> datetime | None:
+        """Return the start of the source's earliest hour partition, or of its earliest buffered row."""
+        if query.watermark is not None or query.start is not None:
+            return None
+        stored = self.runtime.measurements.resolve(query.source_database, query.source)
+        files = self.runtime.measurements.files(query.source_database, stored, TimeRange())
+        prefix = layout.measurement_prefix(query.source_database, stored)
+        starts = []
+        for info in files.chosen:
+            partition = layout.partition_of(info.path[len(prefix):])
+            if partition is not None:
+                starts.append(partition.start)
+        if files.buffered is not None and files.buffered.num_rows:
+            starts.append(pc.min(files.buffered["time"]).as_py())
+        return min(starts, default=None)
+
+
+def _outcome(windows: list[Window], rows: int, watermark: datetime | None) -> RunOutcome:
+    first = windows[0][0] if windows else None
+    last = windows[-1][1] if windows else None
+    return RunOutcome(len(windows), rows, first, last, watermark)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, GatewayError):
+        return f"{error.message} (SQLSTATE {error.sqlstate})"
+    return f"{type(error).__name__}: {error}"
