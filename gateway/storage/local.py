@@ -61,10 +61,7 @@ class LocalBackend:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
+            _write_synced(handle, data)
             os.link(temporary, target)
         except FileExistsError:
             return False
@@ -173,12 +170,17 @@ class LocalBackend:
             directory = directory.parent
 
 
+def _write_synced(handle: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``handle``, make it durable and close it."""
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
 def _write_and_replace(handle: int, temporary: Path, target: Path, data: bytes) -> None:
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        _write_synced(handle, data)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -50,12 +50,6 @@ CPU_SELECT = ("SELECT time_bucket(INTERVAL '1 hour', time) AS time, hostname, av
               "min(usage_idle) AS usage_idle FROM cpu GROUP BY ALL")
 
 
-@pytest.fixture(params=["local", "s3", "azure"])
-def storage(request: pytest.FixtureRequest) -> StorageTarget:
-    target: StorageTarget = request.getfixturevalue(f"{request.param}_storage_url")
-    return target
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOAA_DONE - INTERVAL)

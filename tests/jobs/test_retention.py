@@ -50,12 +50,6 @@ MODEL = _model()
 SURVIVORS = [moment for moment in MODEL if moment >= CUTOFF]
 
 
-@pytest.fixture(params=["local", "s3", "azure"])
-def storage(request: pytest.FixtureRequest) -> StorageTarget:
-    target: StorageTarget = request.getfixturevalue(f"{request.param}_storage_url")
-    return target
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     # The scheduler runs a job one interval after start, so the first scheduled run happens at NOW.
