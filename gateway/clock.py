@@ -1,4 +1,4 @@
-"""Where scheduled work reads the time, so tests can set it instead of sleeping."""
+"""The clock of scheduled work, which tests set instead of sleeping."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def system_clock() -> datetime:
 
 
 class ManualClock:
-    """A clock that moves only when told to; for tests of scheduled work."""
+    """A clock that moves only when a test sets or advances it."""
 
     def __init__(self, start: datetime) -> None:
         self._now = start.astimezone(UTC)

@@ -1,8 +1,8 @@
 """Leases with expiry, so that one gateway at a time runs a given job.
 
 A lease is a numbered series of objects under
-``_lakegate/leases/<kind>/<name>/``. To take it, a gateway lists the series:
-if the newest object has not expired, someone holds the lease; otherwise the
+``_lakegate/leases/<kind>/<name>/``. To take it, a gateway lists the series.
+If the newest object has not expired, someone holds the lease. Otherwise the
 gateway creates the next number with the store's create-if-absent write.
 Exactly one of several gateways racing for the same number succeeds, so no
 conditional delete is needed. The winner removes the older numbers. The

@@ -47,7 +47,7 @@ def data_rows(batch: pa.RecordBatch, kinds: Sequence[PgType], codes: Sequence[in
               time_zone: str = "UTC") -> EncodedRows:
     """Return the DataRow messages of every row of ``batch``, in order.
 
-    ``codes`` holds each column's format: 0 text, 1 binary.
+    ``codes`` gives each column's format: 0 text, 1 binary.
     """
     if batch.num_rows == 0:
         return EncodedRows(memoryview(b""), np.zeros(0, dtype=np.int64))

@@ -157,7 +157,7 @@ def _civil_date(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (year, month, day) of days since 1970-01-01 in the proleptic Gregorian calendar.
 
     Days are counted in 400-year eras starting on March 1st, so that the
-    leap day is the last day of a year; then the month and day follow from
+    leap day is the last day of a year. The month and day then follow from
     the day of that shifted year.
     """
     shifted = days + 719_468  # days from 0000-03-01 to 1970-01-01
