@@ -25,6 +25,11 @@ def file_hashes(storage: StorageTarget, prefix: str) -> dict[str, str]:
     return {path: hashlib.sha256(backend.read(path)).hexdigest() for path in backend.list(prefix)}
 
 
+def data_hashes(storage: StorageTarget) -> dict[str, str]:
+    """Return {path: sha256} of every object but the gateway's metadata (``_lakegate/``: leases, policies)."""
+    return {path: digest for path, digest in file_hashes(storage, "").items() if not path.startswith("_lakegate/")}
+
+
 def live_hashes(hashes: dict[str, str]) -> dict[str, str]:
     """Return {base path: hash of its newest version}: what the gateway reads (see layout.file_version)."""
     return {file_version(path)[0]: hashes[path] for path in live_paths(hashes)}

@@ -23,7 +23,7 @@ import pytest
 from gateway.clock import system_clock
 from gateway.meta import lease
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
-from tests.e2e.store_files import file_hashes, live_hashes, store_backend
+from tests.e2e.store_files import data_hashes, file_hashes, live_hashes, store_backend
 from tests.emulators import StorageTarget
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -227,24 +227,24 @@ def test_delete_buffered_rows(gateway: GatewayProcess, storage: StorageTarget) -
 def test_bad_delete_changes_nothing(local_gateway: GatewayProcess, local_storage_url: StorageTarget,
                                     statement: str, sqlstate: str) -> None:
     with _loaded(local_gateway) as connection:
-        before = file_hashes(local_storage_url, "")
+        before = data_hashes(local_storage_url)
         with pytest.raises(psycopg.Error) as excinfo:
             connection.execute(statement)
         assert excinfo.value.sqlstate == sqlstate
-        assert file_hashes(local_storage_url, "") == before
+        assert data_hashes(local_storage_url) == before
         assert _rows(connection) == MODEL
 
 
 def test_bad_delete_on_every_backend(gateway: GatewayProcess, storage: StorageTarget) -> None:
     with _loaded(gateway) as connection:
-        before = file_hashes(storage, "")
+        before = data_hashes(storage)
         for statement, sqlstate in [("DELETE FROM cpu", "0A000"), ("DELETE FROM cpu WHERE hots = 'a'", "42703"),
                                     ("DELETE FROM cpux WHERE host = 'a'", "42P01"),
                                     ("DELETE FROM cpu WHERE host = 5", "22P02")]:
             with pytest.raises(psycopg.Error) as excinfo:
                 connection.execute(statement)
             assert excinfo.value.sqlstate == sqlstate
-        assert file_hashes(storage, "") == before
+        assert data_hashes(storage) == before
         assert _rows(connection) == MODEL
 
 
@@ -260,13 +260,13 @@ def test_delete_max_rows(storage: StorageTarget, tmp_path: Path) -> None:
     gateway = start_gateway(storage.settings, tmp_path / "gateway.log", "--delete-max-rows", "11")
     try:
         with _loaded(gateway) as connection:
-            before = file_hashes(storage, "")
+            before = data_hashes(storage)
             with pytest.raises(psycopg.Error) as excinfo:
                 connection.execute("DELETE FROM cpu WHERE time < '2024-01-01 01:00:00+00' OR host = 'd'")
             assert excinfo.value.sqlstate == "54000"
             assert excinfo.value.diag.message_primary == (
                 "DELETE would remove 16 rows, more than --delete-max-rows allows (11)")
-            assert file_hashes(storage, "") == before
+            assert data_hashes(storage) == before
             assert _rows(connection) == MODEL
 
             assert connection.execute("DELETE FROM cpu WHERE time < '2024-01-01 00:55:00+00'").statusmessage == (

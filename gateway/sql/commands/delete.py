@@ -67,10 +67,11 @@ class DeleteOutcome:
 def run_delete(statement: DeleteStatement, context: RemovalContext, notify: Callable[[str], None]) -> DeleteOutcome:
     """Delete the rows of ``statement`` under the measurement's lock; return what was done."""
     measurements = context.measurements
+    # A condition that cannot be evaluated fails before the lock is taken. The column
+    # union includes buffered rows, so it stays valid after they are flushed.
+    columns = _columns(context, statement)
+    check_condition(context.cursor, columns, statement.condition)
     with measurement_lock(statement.database, statement.measurement, measurements.backend):
-        # The column union includes buffered rows, so it stays valid after they are flushed.
-        columns = _columns(context, statement)
-        check_condition(context.cursor, columns, statement.condition)
         bounds = _time_range(statement, context)
         files = acknowledged_files(measurements, context.writer, statement.database, statement.measurement, bounds)
         plan = plan_delete(context.cursor, measurements.backend, files, bounds, columns, statement.condition)
