@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -13,6 +14,32 @@ from gateway.sql.parameters import substitute_parameters
 from gateway.sql.time_bounds import Evaluator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Timestamps as clients usually write them: ISO 8601 with an optional zone.
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?")
+_ZONE = re.compile(r"Z|[+-]\d{2}(?::?\d{2})?$")
+_TIMESTAMP_TYPES = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATE}
+
+
+def written_timestamp(node: exp.Expression) -> datetime | None:
+    """Read a plainly written timestamp literal (``'2024-01-01 00:10:00+00'``, maybe cast) in Python.
+
+    It saves a DuckDB query per time bound. Anything else returns None and
+    is evaluated by DuckDB. A literal without a zone is UTC, as in the
+    gateway's DuckDB sessions.
+    """
+    cast_to = None
+    if isinstance(node, exp.Cast) and node.to.this in _TIMESTAMP_TYPES:
+        cast_to, node = node.to.this, node.this
+    if not isinstance(node, exp.Literal) or not node.is_string or not _ISO_TIMESTAMP.fullmatch(node.this):
+        return None
+    if (cast_to == exp.DataType.Type.DATE and len(node.this) != 10) or (
+            cast_to == exp.DataType.Type.TIMESTAMP and _ZONE.search(node.this[10:])):
+        return None  # a date cut from a timestamp, or a zone a TIMESTAMP drops: DuckDB decides
+    try:
+        moment = datetime.fromisoformat(node.this)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def constant_evaluator(cursor: duckdb.DuckDBPyConnection, params: list[object]) -> Evaluator:
@@ -22,6 +49,9 @@ def constant_evaluator(cursor: duckdb.DuckDBPyConnection, params: list[object]) 
     """
 
     def evaluate(node: exp.Expression) -> datetime | None:
+        written = written_timestamp(node)
+        if written is not None:
+            return written
         node = substitute_parameters(node.copy(), params)
         sql = f"SELECT epoch_us(CAST(({parse.to_duckdb(node)}) AS TIMESTAMPTZ))"
         try:
