@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from gateway.ingest.arrow_writer import ArrowWriter, FlushLimits
 from gateway.ingest.wal import WriteAheadLog
 from gateway.jobs import retention as retention_jobs
 from gateway.jobs.continuous import ContinuousRunner
+from gateway.meta import lease
 from gateway.meta.store import MetaStore
 from gateway.scheduler import Scheduler
 from gateway.sql.catalog.sync import CatalogSync
@@ -58,6 +60,9 @@ class Runtime:
         backend.check()
         wal = WriteAheadLog(wal_directory(settings, backend), settings.writer.wal_sync,
                             settings.writer.wal_sync_interval) if write_ahead else None
+        if wal is not None:
+            # The log's lock file keeps its directory to one process: it names this gateway instance.
+            lease.set_instance(f"{socket.gethostname()}:{wal.directory.resolve()}")
         engine = Engine(backend, lambda: secret_statements(backend))
         refresher = None
         if secret_statements(backend):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -35,9 +36,34 @@ LEASE_PREFIX = f"{METADATA_PREFIX}/leases/"
 DEFAULT_TTL = timedelta(minutes=15)
 
 
+#: This process's gateway instance (see ``set_instance``), or None.
+_instance: str | None = None
+#: Tells this process apart from earlier processes of the same instance.
+_incarnation = secrets.token_hex(4)
+
+
+def set_instance(instance: str) -> None:
+    """Name the gateway instance this process is: a name only one live process can have at a time.
+
+    The runtime passes its host and write-ahead log directory, which a lock
+    file keeps to one process. A lease held under the same instance by an
+    earlier process is then known to be abandoned (that process died, or it
+    would still hold the log), and is taken over at once instead of after
+    its expiry: a gateway restarted after a crash does not wait for itself.
+    """
+    global _instance
+    _instance = instance
+
+
 def holder_name() -> str:
-    """Name this process in lease objects: host and process id."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Name this process in lease objects: its instance (or host and process id) and incarnation."""
+    return f"{_instance or f'{socket.gethostname()}:{os.getpid()}'}#{_incarnation}"
+
+
+def _abandoned(holder: str) -> bool:
+    """Tell whether ``holder`` is an earlier process of this gateway instance."""
+    instance, _, incarnation = holder.rpartition("#")
+    return _instance is not None and instance == _instance and incarnation != _incarnation
 
 
 @dataclass
@@ -92,10 +118,14 @@ def _is_live(backend: StorageBackend, path: str, now: datetime) -> bool:
     try:
         document = json.loads(backend.read(path))
         expires = datetime.fromisoformat(document["expires"])
+        holder = str(document.get("holder", ""))
     except FileNotFoundError:
         return False  # released between the listing and the read
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         logger.warning("lease object %s is unreadable; treating it as expired", path)
+        return False
+    if expires > now and _abandoned(holder):
+        logger.info("taking over lease %s from %s, an earlier process of this gateway", path, holder)
         return False
     return expires > now
 

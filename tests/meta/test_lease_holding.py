@@ -68,3 +68,17 @@ def test_lease_names_are_checked(tmp_path: Path) -> None:
         lease.acquire(backend, "measurement", "db/../cpu", system_clock)
     assert getattr(caught.value, "sqlstate", None) == "42602"
     assert backend.list("") == []
+
+
+def test_an_earlier_process_of_this_instance_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = LocalBackend(tmp_path)
+    monkeypatch.setattr(lease, "_instance", "vm:/var/lib/lakegate/wal")
+    crashed = lease.acquire(backend, "measurement", "db/cpu", system_clock, holder="vm:/var/lib/lakegate/wal#0dead000")
+    other = lease.acquire(backend, "measurement", "db/mem", system_clock, holder="vm:/other/wal#12345678")
+    assert crashed is not None and other is not None
+
+    taken = lease.acquire(backend, "measurement", "db/cpu", system_clock)
+    assert taken is not None
+    assert taken.holder == lease.holder_name() != crashed.holder
+    assert lease.acquire(backend, "measurement", "db/mem", system_clock) is None  # another instance's
+    assert lease.acquire(backend, "measurement", "db/cpu", system_clock) is None  # now this process's own
