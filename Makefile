@@ -8,7 +8,7 @@ NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
 
-.PHONY: install install-test run demo test clients-report bench-ingest bench-delete check clean
+.PHONY: install install-test run demo test clients-report bench bench-ingest bench-delete check clean
 
 # constraints.txt pins every package to versions tested together, so the
 # resolver has nothing to search and installs the same set everywhere.
@@ -36,6 +36,18 @@ test: install-test
 # Rewrites docs/clients.md from a run of the real-client tests.
 clients-report: install-test
 	$(PY) -m tests.clients.report
+
+# matplotlib draws the charts of make bench; it is not pinned in constraints.txt.
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	touch $@
+
+# Runs every benchmark suite side by side with its reference (PostgreSQL 15,
+# DuckDB alone, stock buenavista, moto S3), then the ingestion suite, and
+# rewrites their sections of docs/benchmarks.md and the charts in docs/bench/;
+# BENCH_ARGS=--quick makes a small, fast run.
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Runs the ingestion benchmarks against PostgreSQL 15 and rewrites their section
 # of docs/benchmarks.md; BENCH_ARGS=--quick divides every data size by 10.
