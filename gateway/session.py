@@ -342,7 +342,7 @@ class Session:
     def _query(self, tree: exp.Expression, params: list[object],
                parameter_types: list[str | None] | None = None) -> Result:
         tree = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
-        sql, plan = self._rewrite(tree, params)
+        sql, plan = self._rewrite(tree, params, private=True)
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
         self.cursor.execute(sql, params or None)
@@ -350,14 +350,16 @@ class Session:
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
         return Result(tag="SELECT", schema=_with_type_names(reader.schema, types), batches=_batches(reader))
 
-    def _rewrite(self, tree: exp.Expression, params: list[object]) -> tuple[str, ScanPlan]:
-        tree, reads_catalog = rewrite_catalog(tree.copy(), self._session_values(), params)
+    def _rewrite(self, tree: exp.Expression, params: list[object], *,
+                 private: bool = False) -> tuple[str, ScanPlan]:
+        """Return the DuckDB SQL of ``tree`` and its scans; ``private`` lets it change ``tree`` in place."""
+        tree, reads_catalog = rewrite_catalog(tree if private else tree.copy(), self._session_values(), params)
         if reads_catalog:
             self.catalog.refresh()
         rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
-        rewritten, plan = rewriter.rewrite(tree)
+        rewritten, plan = rewriter.rewrite(tree, copy=False)
         self._register_buffers(self.cursor, plan)
-        return parse.to_duckdb(rewritten), plan
+        return parse.to_duckdb(rewritten, copy=False), plan
 
     def _insert_columns(self, database: str, measurement: str) -> list[Column]:
         """Return the columns an INSERT must match, without listing storage while the writer buffers them.

@@ -140,10 +140,13 @@ def _syntax_error(error: ParseError) -> SqlSyntaxError:
     return SqlSyntaxError(message, detail=description)
 
 
-def to_duckdb(tree: exp.Expression) -> str:
-    """Generate DuckDB SQL for a tree, raising FeatureNotSupported if it cannot be done exactly."""
+def to_duckdb(tree: exp.Expression, *, copy: bool = True) -> str:
+    """Generate DuckDB SQL for a tree, raising FeatureNotSupported if it cannot be done exactly.
+
+    Generating may transform the tree; without ``copy`` it works on ``tree`` itself.
+    """
     try:
-        return tree.sql(dialect=WRITE_DIALECT, unsupported_level=ErrorLevel.RAISE)
+        return tree.sql(dialect=WRITE_DIALECT, unsupported_level=ErrorLevel.RAISE, copy=copy)
     except UnsupportedError as error:
         raise FeatureNotSupported(f"unsupported SQL: {error}") from error
 

@@ -58,9 +58,10 @@ class QueryRewriter:
         self.database = database
         self.evaluate = evaluate
 
-    def rewrite(self, tree: exp.Expression) -> tuple[exp.Expression, ScanPlan]:
-        """Return the rewritten copy of ``tree`` and the files it reads."""
-        tree = tree.copy()
+    def rewrite(self, tree: exp.Expression, *, copy: bool = True) -> tuple[exp.Expression, ScanPlan]:
+        """Return the rewritten ``tree`` (a copy, unless ``copy`` is False) and the files it reads."""
+        if copy:
+            tree = tree.copy()
         check_functions(tree)
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         plan = ScanPlan()
