@@ -53,6 +53,8 @@ class MeasurementFiles:
     buffered: pa.Table | None = None
     #: Older versions of chosen files, left by DELETE rewrites and never read (see gateway/storage/file_versions.py).
     superseded: list[ObjectInfo] = field(default_factory=list)
+    #: Every file of the measurement, chosen or not (the newest versions, buffers' files left out).
+    listed: list[ObjectInfo] = field(default_factory=list, repr=False)
 
 
 class BufferedSource(Protocol):
@@ -129,26 +131,26 @@ class Measurements:
         buffered = self._snapshot(database, measurement)
         listed = self._listed(database, measurement, time_range, buffered)
         return MeasurementFiles(database, measurement, listed.chosen, listed.total, buffered.table,
-                                listed.superseded)
+                                listed.superseded, listed.listed)
 
     def _listed(self, database: str, measurement: str, time_range: TimeRange,
                 buffered: BufferedRows) -> MeasurementFiles:
         prefix = layout.measurement_prefix(database, measurement)
         live, superseded = newest_versions(self._objects(prefix))
         chosen: list[ObjectInfo] = []
-        total = 0
+        every: list[ObjectInfo] = []
         for info in live:
             partition = layout.partition_of(info.path[len(prefix):])
             if partition is None or buffered.owns(info.path):
                 continue
-            total += 1
+            every.append(info)
             if time_range.empty:
                 continue
             if partition.overlaps(time_range.low, time_range.high):
                 chosen.append(info)
         chosen_bases = {layout.file_version(info.path)[0] for info in chosen}
         older = [info for info in superseded if layout.file_version(info.path)[0] in chosen_bases]
-        return MeasurementFiles(database, measurement, chosen, total, superseded=older)
+        return MeasurementFiles(database, measurement, chosen, len(every), superseded=older, listed=every)
 
     def _snapshot(self, database: str, measurement: str) -> BufferedRows:
         if self.buffered is None:
@@ -167,6 +169,12 @@ class Measurements:
         listed = self._listed(database, measurement, TimeRange(), buffered)
         return _union(self._file_columns(database, measurement, listed.chosen),
                       self._buffered_columns(buffered.schema))
+
+    def columns_of(self, files: MeasurementFiles) -> list[Column]:
+        """Return the column union of the measurement ``files`` was listed from, without listing it again."""
+        schema = files.buffered.schema if files.buffered is not None else None
+        return _union(self._file_columns(files.database, files.measurement, files.listed),
+                      self._buffered_columns(schema))
 
     def file_columns(self, database: str, measurement: str) -> list[Column]:
         """Return the column union of the stored files alone, without buffered rows."""

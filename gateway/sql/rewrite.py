@@ -113,7 +113,7 @@ class QueryRewriter:
         return time_range(select.args.get("where"), is_time_column, self.evaluate)
 
     def _scan(self, table: exp.Table, files: MeasurementFiles, plan: ScanPlan) -> exp.Expression:
-        columns = self.measurements.columns(files.database, files.measurement)
+        columns = self.measurements.columns_of(files)
         query = _scan_query(self.measurements, columns, files)
         if files.buffered is not None:
             name = f"__lakegate_buffered_{next(_buffer_numbers)}"
