@@ -7,6 +7,7 @@ PIP := $(VENV)/bin/pip
 NODE_PACKAGES := node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5433
+HTTP_PORT ?= 8086
 
 .PHONY: install install-test run demo test clients-report bench bench-ingest bench-delete check clean
 
@@ -26,7 +27,7 @@ $(NODE_PACKAGES): package.json package-lock.json
 install-test: install $(NODE_PACKAGES)
 
 run: install
-	$(VENV)/bin/lakegate demo --data ./data --host $(HOST) --port $(PORT)
+	$(VENV)/bin/lakegate demo --data ./data --host $(HOST) --port $(PORT) --http-port $(HTTP_PORT)
 
 demo: run
 

@@ -56,7 +56,8 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retention-interval", type=_interval, default=Settings.retention_interval,
                         metavar="DURATION",
                         help="time between two runs of the active retention policies, such as '30 minutes', "
-                        f"15m or 1h (default {format_duration(Settings.retention_interval)})")
+                        f"15m or 1h, the first one interval after start "
+                        f"(default {format_duration(Settings.retention_interval)})")
     parser.add_argument("--continuous-query-interval", type=_interval, default=Settings.continuous_query_interval,
                         metavar="DURATION",
                         help="time between two checks for continuous queries with a complete window to process, "
@@ -67,7 +68,8 @@ def _interval(text: str) -> timedelta:
     try:
         return positive_duration(text, "interval")
     except GatewayError as error:
-        raise argparse.ArgumentTypeError(error.message) from None
+        hint = f"; {error.hint}" if error.hint else ""
+        raise argparse.ArgumentTypeError(f"{error.message}{hint}") from None
 
 
 def _add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load the demo database into a local store and serve it")
     demo.add_argument("--data", default="./data", help="local store directory (default ./data)")
     _add_listen_arguments(demo)
+    _add_job_arguments(demo)
     _add_security_arguments(demo)
     _add_writer_arguments(demo)
     passwd = commands.add_parser(
@@ -180,7 +183,8 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
                         http_port=None if args.no_http else args.http_port, writer=writer_settings(args),
                         log_level=args.log_level, delete_max_rows=args.delete_max_rows,
-                        superseded_grace=args.superseded_grace)
+                        superseded_grace=args.superseded_grace, retention_interval=args.retention_interval,
+                        continuous_query_interval=args.continuous_query_interval)
     return Settings(
         storage_url=storage,
         host=args.host,

@@ -105,6 +105,8 @@ class Session:
         self.cursors = Cursors()
         self.process_id = 0  # the wire layer sets the BackendKeyData process id
         self.last_plan: ScanPlan | None = None
+        #: Set by a cancel request or statement_timeout; work outside DuckDB (job statements) checks it.
+        self.cancelled = threading.Event()
         logger.info("session %d opened: user=%s database=%s", self.id, user, database)
 
     # Simple protocol
@@ -193,6 +195,7 @@ class Session:
 
     def run(self, prepared: Prepared, params: list[object]) -> Result:
         """Run a prepared statement with bound parameters and return its result."""
+        self.cancelled.clear()
         timer = self._start_timeout()
         try:
             result = self._dispatch(prepared, params)
@@ -220,12 +223,13 @@ class Session:
         seconds = self.settings.statement_timeout_seconds()
         if seconds <= 0:
             return None
-        timer = _Timeout(seconds, self.cursor)
+        timer = _Timeout(seconds, self.cursor, self.cancelled)
         timer.start()
         return timer
 
     def cancel(self) -> None:
         """Interrupt the statement running in this session, if any."""
+        self.cancelled.set()
         self.cursor.interrupt()
 
     def close(self) -> None:
@@ -313,8 +317,8 @@ class Session:
             return Result(tag=_CHATTER_TAGS[first](words))
         family = job_statements.statement_family(words)
         if family is not None:
-            return job_statements.run(family, text, words,
-                                      job_statements.JobContext(self.runtime, self.database, self.send_notice))
+            return job_statements.run(family, text, words, job_statements.JobContext(
+                self.runtime, self.database, self.send_notice, self.cancelled.is_set))
         if first == "SHOW":
             if show_command.is_store_show(words):
                 return show_command.show(self.measurements, self.database, words)
@@ -527,14 +531,16 @@ class _SessionQueries:
 class _Timeout(threading.Timer):
     """Interrupts the session's DuckDB statement when statement_timeout passes."""
 
-    def __init__(self, seconds: float, cursor: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, seconds: float, cursor: duckdb.DuckDBPyConnection, cancelled: threading.Event) -> None:
         super().__init__(seconds, self._interrupt)
         self.daemon = True
         self.fired = False
         self._cursor = cursor
+        self._cancelled = cancelled
 
     def _interrupt(self) -> None:
         self.fired = True
+        self._cancelled.set()
         self._cursor.interrupt()
 
 

@@ -6,18 +6,33 @@ groups of ``GROUP_WINDOWS``. After each group is stored and flushed, the
 watermark moves to the group's end and the lease is renewed. A run that
 fails keeps the watermark of the last stored group, records the error in
 the query's document and is retried by the next scheduled check.
+
+Before each group a run reads the query's document again: a query dropped
+or replaced meanwhile stops the run, and so does one made inactive, unless
+the run is a user's EXECUTE. A cancel request stops an EXECUTE between two
+windows. A scheduled run stops after ``SCHEDULED_SECONDS`` and leaves the
+remaining windows to the next check, so that one query's long backfill
+does not hold up the other queries and retention policies, which share the
+scheduler's thread.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
-from gateway.errors import GatewayError, LockNotAvailable, UndefinedObject
+from gateway.errors import (
+    GatewayError,
+    LockNotAvailable,
+    QueryCanceled,
+    UndefinedObject,
+)
 from gateway.jobs.continuous_execution import (
     WindowResult,
     evaluate_window,
@@ -31,6 +46,7 @@ from gateway.jobs.continuous_windows import (
     is_due,
     scheduled_windows,
 )
+from gateway.jobs.error_summary import error_summary
 from gateway.meta import lease
 from gateway.meta.continuous_queries import KIND, ContinuousQueries, ContinuousQuery
 from gateway.sql.time_bounds import TimeRange
@@ -43,6 +59,14 @@ logger = logging.getLogger(__name__)
 
 #: Windows computed and stored together, between two watermark updates.
 GROUP_WINDOWS = 48
+#: A scheduled run of one query stops at the first group boundary after this many seconds.
+SCHEDULED_SECONDS = 20.0
+
+
+class QueryStopped(GatewayError):
+    """The query was dropped, replaced or made inactive while it ran; the run stopped."""
+
+    sqlstate = "57014"
 
 
 @dataclass(frozen=True)
@@ -86,6 +110,9 @@ class ContinuousRunner:
             except LockNotAvailable:
                 logger.debug("continuous query %s is running elsewhere; skipped", query.name)
                 continue
+            except QueryStopped as stopped:
+                logger.info("continuous query %s: %s", query.name, stopped.message)
+                continue
             except Exception as error:  # noqa: BLE001 (one query must not stop the others)
                 logger.warning("continuous query %s failed; it is retried at the next check: %s",
                                query.name, error)
@@ -93,14 +120,21 @@ class ContinuousRunner:
             ran.append(query.name)
         return ran
 
-    def run(self, name: str, now: datetime, *, dry_run: bool = False) -> RunOutcome:
-        """Process the windows due at ``now`` (new complete windows plus the FOR look-back)."""
+    def run(self, name: str, now: datetime, *, dry_run: bool = False,
+            cancelled: Callable[[], bool] | None = None) -> RunOutcome:
+        """Process the windows due at ``now`` (new complete windows plus the FOR look-back).
+
+        With ``cancelled`` (a user's EXECUTE) the run goes on until every
+        window is done or ``cancelled()`` turns true; without it (the
+        scheduler) it stops after ``SCHEDULED_SECONDS`` or when the query is
+        made inactive.
+        """
         query = self._require(name)
         windows = scheduled_windows(query, now, self._first_data(query))
-        return self._process(query, windows, now, dry_run=dry_run, backfill=False)
+        return self._process(query, windows, now, dry_run=dry_run, backfill=False, cancelled=cancelled)
 
     def backfill(self, name: str, start: datetime, end: datetime, now: datetime, *,
-                 dry_run: bool = False) -> RunOutcome:
+                 dry_run: bool = False, cancelled: Callable[[], bool] | None = None) -> RunOutcome:
         """Process the windows covering ``[start, end)``; the watermark never moves backwards.
 
         The watermark moves forward only when the range begins at or before
@@ -108,7 +142,8 @@ class ContinuousRunner:
         past the last complete window.
         """
         query = self._require(name)
-        return self._process(query, backfill_windows(query, start, end), now, dry_run=dry_run, backfill=True)
+        return self._process(query, backfill_windows(query, start, end), now, dry_run=dry_run, backfill=True,
+                             cancelled=cancelled or (lambda: False))
 
     def evaluate(self, query: ContinuousQuery, window: Window) -> WindowResult:
         """Compute one window without storing it (for DRY RUN and tests)."""
@@ -117,9 +152,12 @@ class ContinuousRunner:
     # Runs
 
     def _process(self, query: ContinuousQuery, windows: list[Window], now: datetime, *,
-                 dry_run: bool, backfill: bool) -> RunOutcome:
+                 dry_run: bool, backfill: bool, cancelled: Callable[[], bool] | None) -> RunOutcome:
         if dry_run:
-            rows = sum(self.evaluate(query, window).table.num_rows for window in windows)
+            rows = 0
+            for window in windows:
+                _check_cancel(cancelled)
+                rows += self.evaluate(query, window).table.num_rows
             return _outcome(windows, rows, query.watermark)
 
         run_lease = lease.acquire(self.runtime.backend, KIND, query.name, self.runtime.clock)
@@ -127,27 +165,51 @@ class ContinuousRunner:
             raise LockNotAvailable(f'continuous query "{query.name}" is being run by another session or gateway',
                             hint="try again when that run has finished")
         try:
-            return self._store_groups(query, windows, now, run_lease, backfill=backfill)
+            return self._store_groups(query, windows, now, run_lease, backfill=backfill, cancelled=cancelled)
         finally:
             run_lease.release(self.runtime.clock())
 
     def _store_groups(self, query: ContinuousQuery, windows: list[Window], now: datetime,
-                      run_lease: lease.Lease, *, backfill: bool) -> RunOutcome:
+                      run_lease: lease.Lease, *, backfill: bool, cancelled: Callable[[], bool] | None) -> RunOutcome:
         rows = 0
+        done: list[Window] = []
+        started = time.monotonic()
+        first_watermark = query.watermark
         try:
             for group in chunks(windows, GROUP_WINDOWS):
-                results = [self.evaluate(query, window) for window in group]
+                # Stop when the time is up, once the watermark moved: the FOR look-back's groups come
+                # first, and a run that stopped after them would never get further.
+                moved = query.watermark is not None and (first_watermark is None or query.watermark > first_watermark)
+                if moved and cancelled is None and time.monotonic() - started > SCHEDULED_SECONDS:
+                    break  # the next scheduled check goes on from the watermark
+                self._check_still_wanted(query, scheduled=cancelled is None)
+                results = []
+                for window in group:
+                    _check_cancel(cancelled)
+                    results.append(self.evaluate(query, window))
                 rows += store_windows(self.runtime, query, results)
+                done += group
                 query = replace(query, watermark=self._advanced(query, group, now, backfill))
                 self._save(query, now, f"running: {rows} rows written so far")
                 run_lease.renew(self.runtime.clock())
-        except Exception as error:
-            self._save(query, now, f"error: {_describe(error)}")
+        except QueryStopped:
             raise
-        result = f"ok: {len(windows)} windows, {rows} rows"
-        self._save(query, now, result)
-        logger.info("continuous query %s processed %d windows and wrote %d rows", query.name, len(windows), rows)
-        return _outcome(windows, rows, query.watermark)
+        except Exception as error:
+            self._save(query, now, f"error: {error_summary(error)}")
+            raise
+        more = "; more windows are due" if len(done) < len(windows) else ""
+        self._save(query, now, f"ok: {len(done)} windows, {rows} rows{more}")
+        logger.info("continuous query %s processed %d windows and wrote %d rows%s", query.name, len(done), rows, more)
+        return _outcome(done, rows, query.watermark)
+
+    def _check_still_wanted(self, query: ContinuousQuery, *, scheduled: bool) -> None:
+        """Raise QueryStopped if the query was dropped or replaced, or made inactive (scheduled runs only)."""
+        current = self.queries.get(query.name)
+        if current is None or current.id != query.id:
+            raise QueryStopped(f'continuous query "{query.name}" was dropped or replaced during its run; '
+                               "the run stopped")
+        if scheduled and not current.active:
+            raise QueryStopped(f'continuous query "{query.name}" was made inactive during its run; the run stopped')
 
     def _advanced(self, query: ContinuousQuery, group: list[Window], now: datetime, backfill: bool) -> datetime | None:
         end = group[-1][1]
@@ -167,7 +229,7 @@ class ContinuousRunner:
         if current is None or current.id != query.id:
             return
         try:
-            self.queries.save_state(replace(current, last_run=now, last_result=f"error: {_describe(error)}"))
+            self.queries.save_state(replace(current, last_run=now, last_result=f"error: {error_summary(error)}"))
         except Exception as storage_error:  # noqa: BLE001 (the run's error is already logged; keep checking others)
             logger.warning("continuous query %s: could not record its failure: %s", query.name, storage_error)
 
@@ -203,13 +265,14 @@ class ContinuousRunner:
         return min(starts, default=None)
 
 
+def _check_cancel(cancelled: Callable[[], bool] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise QueryCanceled("canceling statement due to user request")
+
+
 def _outcome(windows: list[Window], rows: int, watermark: datetime | None) -> RunOutcome:
     first = windows[0][0] if windows else None
     last = windows[-1][1] if windows else None
     return RunOutcome(len(windows), rows, first, last, watermark)
 
 
-def _describe(error: Exception) -> str:
-    if isinstance(error, GatewayError):
-        return f"{error.message} (SQLSTATE {error.sqlstate})"
-    return f"{type(error).__name__}: {error}"

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from gateway.errors import InvalidCatalogName, LockNotAvailable, UndefinedTable
+from gateway.jobs.error_summary import error_summary
 from gateway.jobs.retention_files import (
     FileSplit,
     buffered_rows_before,
@@ -147,7 +148,7 @@ def _run_with_lease(runtime: Runtime, policy: RetentionPolicy, now: datetime) ->
         try:
             deletions = _remove_policy(runtime, policy, now)
         except Exception as error:
-            _record(runtime, policy, now, f"error: {error}")
+            _record(runtime, policy, now, f"error: {error_summary(error)}")
             raise
         files = sum(deletion.files for deletion in deletions)
         rows = sum(deletion.rows for deletion in deletions)

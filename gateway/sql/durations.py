@@ -26,7 +26,10 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "week": 604800, "weeks": 604800,
 }
+#: The longest duration accepted: cutoffs and windows must stay within the years timestamps can hold.
+MAX_SECONDS = 1000 * 366 * 86_400
 _PART = re.compile(r"\s*(\d+)\s*([A-Za-z]+)\s*")
+_CALENDAR_UNITS = {"mon", "month", "y", "yr", "year", "mo"}
 _HINT = "write a duration such as '30 days', '12 hours', '1 day 12 hours', 30d, 12h or 1w"
 
 
@@ -44,11 +47,15 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
             break
         unit = _UNITS.get(match[2].lower())
         if unit is None:
-            raise InvalidDatetimeFormat(f'invalid {what} "{text}": unknown unit "{match[2]}"', hint=_HINT)
+            reason = ("months and years have no fixed length" if match[2].lower().rstrip("s") in _CALENDAR_UNITS
+                      else f'unknown unit "{match[2]}"')
+            raise InvalidDatetimeFormat(f'invalid {what} "{text}": {reason}', hint=_HINT)
         seconds += int(match[1]) * unit
         position = match.end()
     if position == 0 or position < len(text):
         raise InvalidDatetimeFormat(f'invalid {what} "{text}"', hint=_HINT)
+    if seconds > MAX_SECONDS:
+        raise InvalidParameterValue(f'{what} "{text}" is longer than 1000 years', hint=_HINT)
     return timedelta(seconds=seconds)
 
 

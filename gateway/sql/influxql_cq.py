@@ -74,13 +74,17 @@ def translate(body: str) -> Translation:
     group_index, items_index = found
     head = body[:_start(words[group_index])]
     interval, tags = _group_by(body, words[items_index:])
+    head_words = words[:group_index]
+    _reject_regular_expressions(head_words)
+    called = _called_functions(head_words)
+    head = _duration_literals(head, head_words)
 
     select = parse.parse_one(head)
     if not isinstance(select, exp.Select) or select.args.get("into") is None:
         raise SqlSyntaxError("InfluxQL continuous query must be SELECT ... INTO ... FROM ...", hint=_USAGE)
     destination = _single_table(select.args["into"].this, "INTO")
     source = _source(select)
-    aggregates = _aggregates(select.expressions)
+    aggregates = _aggregates(select.expressions, called)
 
     bucket = exp.func("time_bucket", exp.Interval(this=exp.Literal.string(str(int(interval.total_seconds()))),
                                                   unit=exp.var("SECOND")),
@@ -95,6 +99,41 @@ def translate(body: str) -> Translation:
 
 def _start(word: parse.Word) -> int:
     return word.end - len(word.text)
+
+
+def _reject_regular_expressions(words: list[parse.Word]) -> None:
+    """Reject ``FROM /regex/`` and ``INTO /regex/``, which InfluxQL allows and SQL cannot express."""
+    for index, word in enumerate(words[:-1]):
+        if word.upper in ("FROM", "INTO") and not word.quoted and words[index + 1].text == "/":
+            raise FeatureNotSupported(f"regular expressions in {word.upper} are not supported in a continuous query",
+                                      hint="name one measurement")
+
+
+def _called_functions(words: list[parse.Word]) -> list[str]:
+    """Return the names of the functions called in the SELECT list, as written."""
+    names = []
+    for index, word in enumerate(words[:-1]):
+        if word.upper in ("INTO", "FROM"):
+            break
+        if not word.quoted and word.text.isidentifier() and words[index + 1].text == "(":
+            names.append(word.text)
+    return names
+
+
+def _duration_literals(text: str, words: list[parse.Word]) -> str:
+    """Replace InfluxQL duration literals (``now() - 1d``) with SQL intervals (``INTERVAL '1 day'``)."""
+    edits = []
+    for number, unit in zip(words, words[1:], strict=False):
+        name = _DURATION_UNITS.get(unit.text.lower())
+        if (name is not None and number.text.isdigit() and not unit.quoted
+                and _start(unit) == number.end):
+            edits.append((_start(number), unit.end, f"INTERVAL '{number.text} {name}'"))
+    for start, end, replacement in reversed(edits):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+_DURATION_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
 
 
 def _top_level_group_by(words: list[parse.Word]) -> tuple[int, int] | None:
@@ -187,15 +226,18 @@ def _source(select: exp.Select) -> exp.Table:
     return _single_table(from_.this, "FROM")
 
 
-def _aggregates(projections: list[exp.Expression]) -> list[exp.Expression]:
+def _aggregates(projections: list[exp.Expression], called: list[str]) -> list[exp.Expression]:
     outputs: list[exp.Expression] = []
     seen: dict[str, int] = {}
-    for projection in projections:
+    for position, projection in enumerate(projections):
         call = projection.unalias()
         name = function_name(call) if isinstance(call, exp.Func) else ""  # type: ignore[arg-type]
         if name not in AGGREGATES:
+            # Name the function as the user wrote it: sqlglot turns median() into PERCENTILE_CONT.
+            shown = (f"{called[position]}()" if len(called) == len(projections)
+                     else projection.sql(dialect="postgres"))
             raise FeatureNotSupported(
-                f"{projection.sql(dialect='postgres')} is not supported in an InfluxQL continuous query",
+                f"{shown} is not supported in an InfluxQL continuous query",
                 hint=f"select one of {', '.join(AGGREGATES)} over a field, such as mean(usage)")
         arguments = list(call.iter_expressions())
         if len(arguments) != 1 or not isinstance(arguments[0], exp.Column) or arguments[0].table:

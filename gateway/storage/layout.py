@@ -40,9 +40,11 @@ def validate_name(name: str, kind: str = "name") -> str:
     with ``_`` or ``-``. Nothing else may reach a path or SQL text.
     """
     if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
-        shown = repr(name)[:80]
+        # Quoted as PostgreSQL quotes names; control characters shown escaped.
+        shown = repr(name)[1:-1] if isinstance(name, str) else repr(name)
+        shown = shown.replace('"', '""')[:80]
         raise InvalidName(
-            f"invalid {kind} name {shown}",
+            f'invalid {kind} name "{shown}"',
             detail="names are 1 to 64 letters, digits, '_' or '-', not starting with '_' or '-'",
         )
     return name

@@ -192,6 +192,7 @@ def test_delete_parameters_and_clock(gateway: GatewayProcess) -> None:
         assert cursor.statusmessage == "DELETE 4"
         cursor = connection.execute("DELETE FROM cpu WHERE time < now() - interval '1 day' AND temp = 9")
         assert cursor.statusmessage == f"DELETE {sum(1 for row in MODEL if row.temp == 9)}"
+        assert connection.execute("DELETE FROM cpu WHERE NULL").statusmessage == "DELETE 0"  # as in PostgreSQL
         assert _rows(connection) == [row for row in MODEL if not (
             (row.host == "c" and row.time < START + timedelta(hours=1)) or row.temp == 9)]
 

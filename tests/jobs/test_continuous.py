@@ -24,6 +24,7 @@ from gateway.clock import ManualClock
 from gateway.config import Settings, WriterSettings
 from gateway.errors import GatewayError
 from gateway.ingest.lineprotocol import parse_lines, points_to_rows
+from gateway.jobs import continuous
 from gateway.jobs.continuous import ContinuousRunner
 from gateway.meta.continuous_queries import ContinuousQueries
 from gateway.meta.lease import acquire
@@ -401,6 +402,11 @@ def test_dry_run_changes_nothing(weather: Runtime) -> None:
      "22007"),
     (("CREATE CONTINUOUS QUERY q ON weather BEGIN SELECT mean(wind_speed_mps) INTO d FROM ndbc "
      "GROUP BY time(1h) fill(previous) END"), "0A000"),
+    (("CREATE CONTINUOUS QUERY q ON weather EVERY '1 hour' AS INSERT INTO d SELECT time_bucket(INTERVAL "
+      "'1 hour', time) AS time, avg(wind_speed_mps) AS w, max(wind_speed_mps) AS W FROM ndbc GROUP BY ALL"),
+     "42P17"),
+    (("CREATE CONTINUOUS QUERY q ON weather BEGIN SELECT mean(wind_speed_mps) INTO d FROM /nd.*/ "
+      "GROUP BY time(1h) END"), "0A000"),
     ("ALTER CONTINUOUS QUERY nothing ACTIVE", "42704"),
     ("DROP CONTINUOUS QUERY nothing", "42704"),
     ("EXECUTE CONTINUOUS QUERY nothing", "42704"),
@@ -420,3 +426,43 @@ def test_duplicate_create_keeps_first(weather: Runtime) -> None:
         _statement(weather, HOURLY_CQ.replace("EVERY '1 hour'", "EVERY '2 hours'"))
     assert excinfo.value.sqlstate == "42710"
     assert _queries(weather).get("ndbc_hourly") == first
+
+
+# ------------------------------------------------------------------ stopping runs
+
+
+def test_scheduled_run_stops_after_its_time_and_goes_on_later(weather: Runtime, clock: ManualClock,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long backfill is spread over checks, one group of windows each when the time is up at once."""
+    monkeypatch.setattr(continuous, "GROUP_WINDOWS", 2)
+    monkeypatch.setattr(continuous, "SCHEDULED_SECONDS", 0.0)
+    _statement(weather, HOURLY_CQ)
+    runner = ContinuousRunner(weather)
+    clock.advance(INTERVAL)
+
+    assert runner.run_due(clock()) == ["ndbc_hourly"]
+    first = _queries(weather).get("ndbc_hourly")
+    assert first is not None and first.last_result is not None
+    assert first.last_result.startswith("ok: 2 windows") and first.last_result.endswith("more windows are due")
+
+    runner.run_due(clock())
+    second = _queries(weather).get("ndbc_hourly")
+    assert second is not None and second.watermark == first.watermark + 2 * timedelta(hours=1)
+
+
+def test_execute_stops_on_cancel_and_scheduled_run_on_inactive(weather: Runtime, clock: ManualClock) -> None:
+    _statement(weather, HOURLY_CQ)
+    runner = ContinuousRunner(weather)
+    listing = sorted(weather.backend.list("weather/"))
+
+    with pytest.raises(GatewayError) as excinfo:
+        runner.backfill("ndbc_hourly", _hour(0), _hour(6), clock(), cancelled=lambda: True)
+    assert excinfo.value.sqlstate == "57014"
+    with pytest.raises(GatewayError) as excinfo:
+        runner.backfill("ndbc_hourly", _hour(0), _hour(6), clock(), dry_run=True, cancelled=lambda: True)
+    assert excinfo.value.sqlstate == "57014"
+
+    _statement(weather, "ALTER CONTINUOUS QUERY ndbc_hourly INACTIVE")
+    with pytest.raises(continuous.QueryStopped):
+        runner.run("ndbc_hourly", clock())  # as the scheduler runs it
+    assert sorted(weather.backend.list("weather/")) == listing

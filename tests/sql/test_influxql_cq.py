@@ -66,6 +66,12 @@ CASES = [
         "SELECT time_bucket(INTERVAL '90 minutes', time, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS time, "
         "host, max(usage) AS peak FROM cpu GROUP BY 1, 2",
         "cpu_90m", timedelta(minutes=90), id="time after a tag, compound interval"),
+    pytest.param(
+        "SELECT mean(usage) AS usage INTO cpu_1h FROM cpu WHERE time > now() - 52000w AND idle < 90 "
+        "GROUP BY time(1h)",
+        "SELECT time_bucket(INTERVAL '1 hour', time) AS time, avg(usage) AS usage FROM cpu "
+        "WHERE time > now() - INTERVAL '52000 weeks' AND idle < 90 GROUP BY 1",
+        "cpu_1h", timedelta(hours=1), id="duration literal in WHERE"),
 ]
 
 
@@ -108,6 +114,7 @@ def test_translation_matches_hand_written_sql(cpu: duckdb.DuckDBPyConnection, in
     ("SELECT mean(usage) INTO d FROM cpu GROUP BY time(0s)", "22023"),
     ("SELECT mean(usage) INTO d FROM cpu GROUP BY time(1 fortnight)", "22007"),
     ("SELECT mean(usage) INTO d FROM cpu GROUP BY time(1h) fill(none) LIMIT 1", "42601"),
+    ("SELECT mean(usage) INTO d FROM /cp.*/ GROUP BY time(1h)", "0A000"),
 ])
 def test_untranslatable_select_is_rejected(influxql: str, sqlstate: str) -> None:
     with pytest.raises(GatewayError) as excinfo:
@@ -122,3 +129,9 @@ def test_week_buckets_align_to_epoch(cpu: duckdb.DuckDBPyConnection) -> None:
 
     # 1970-01-01 was a Thursday, so InfluxDB's week containing 2024-01-01 starts on Thursday 2023-12-28.
     assert rows == [(datetime(2023, 12, 28, tzinfo=UTC), 68)]
+
+
+def test_unsupported_function_is_named_as_written() -> None:
+    with pytest.raises(GatewayError) as excinfo:
+        translate("SELECT median(usage) AS m INTO d FROM cpu GROUP BY time(1h)")
+    assert excinfo.value.message == "median() is not supported in an InfluxQL continuous query"

@@ -57,7 +57,7 @@ EXECUTE_SCHEMA = pa.schema([
 
 
 def run(runtime: Runtime, database: str, text: str, words: list[Word],
-        notify: Callable[[str], None] | None = None) -> Result:
+        notify: Callable[[str], None] | None = None, cancelled: Callable[[], bool] = lambda: False) -> Result:
     """Run one continuous query statement; words[0] is the verb and words[1:3] CONTINUOUS QUERY|QUERIES."""
     verb = words[0].upper
     plural = words[2].upper == "QUERIES"
@@ -77,7 +77,7 @@ def run(runtime: Runtime, database: str, text: str, words: list[Word],
         return _drop(queries, words[3:], notify)
     if verb == "SHOW":
         return _show(queries, words[3:])
-    return _execute(runtime, words[3:])
+    return _execute(runtime, words[3:], cancelled)
 
 
 def _alter(queries: ContinuousQueries, rest: list[Word]) -> Result:
@@ -120,7 +120,7 @@ def _show_row(query: ContinuousQuery) -> list[object]:
             query.start, query.active, query.watermark, query.last_run, query.last_result, query.select]
 
 
-def _execute(runtime: Runtime, rest: list[Word]) -> Result:
+def _execute(runtime: Runtime, rest: list[Word], cancelled: Callable[[], bool]) -> Result:
     if not rest:
         raise SqlSyntaxError("syntax error in EXECUTE CONTINUOUS QUERY", hint=_USAGES["EXECUTE"])
     name = query_name(rest[0])
@@ -133,9 +133,9 @@ def _execute(runtime: Runtime, rest: list[Word]) -> Result:
     runner = ContinuousRunner(runtime)
     now = runtime.clock()
     if span is None:
-        outcome = runner.run(name, now, dry_run=dry_run)
+        outcome = runner.run(name, now, dry_run=dry_run, cancelled=cancelled)
     else:
-        outcome = runner.backfill(name, span[0], span[1], now, dry_run=dry_run)
+        outcome = runner.backfill(name, span[0], span[1], now, dry_run=dry_run, cancelled=cancelled)
     return table_result("EXECUTE", _outcome_table(outcome))
 
 

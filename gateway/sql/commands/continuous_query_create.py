@@ -161,6 +161,7 @@ def _checked(runtime: Runtime, name: str, database: str, target: exp.Expression,
         raise InvalidObjectDefinition(f'continuous query "{name}" must aggregate with GROUP BY',
                                       hint="for example GROUP BY ALL with time_bucket(INTERVAL '1 hour', time)")
 
+    _check_output_names(name, select)
     query = ContinuousQuery(
         name=name, database=database, source_database=source_database, source=source,
         destination_database=destination_database, destination=destination,
@@ -187,6 +188,16 @@ def _single_source(runtime: Runtime, database: str, select: exp.Select) -> tuple
     return source_database, runtime.measurements.resolve(source_database, table.name)
 
 
+def _check_output_names(name: str, select: exp.Select) -> None:
+    """Reject a SELECT naming two output columns alike (DuckDB would rename one; a measurement cannot)."""
+    seen: set[str] = set()
+    for column_name in select.named_selects:
+        if column_name.lower() in seen:
+            raise InvalidObjectDefinition(f'continuous query "{name}" returns column "{column_name}" twice',
+                                          hint="give each output column its own name with AS")
+        seen.add(column_name.lower())
+
+
 def _check_columns(runtime: Runtime, query: ContinuousQuery) -> None:
     """Check, by describing the SELECT in DuckDB, that it runs and returns a ``time`` timestamp column."""
     columns = describe_select(runtime, query)
@@ -205,7 +216,7 @@ def _check_columns(runtime: Runtime, query: ContinuousQuery) -> None:
 
 
 def parse_timestamp(runtime: Runtime, text: str, clause: str) -> datetime:
-    """Read a timestamp as PostgreSQL would (``'2024-01-01'``, ``'2024-01-01 06:00:00+00'``), in UTC by default."""
+    """Read an ISO timestamp (``'2024-01-01'``, ``'2024-01-01 06:00:00+00'``) as DuckDB casts it, in UTC by default."""
     return _timestamp(runtime, text, clause)
 
 

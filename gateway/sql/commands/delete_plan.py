@@ -93,7 +93,8 @@ def check_condition(cursor: duckdb.DuckDBPyConnection, columns: list[Column], co
     except duckdb.Error as error:
         raise translate(error) from error
     assert row is not None  # DESCRIBE of a one-column SELECT returns one row
-    if str(row[1]) not in _CONDITION_TYPES:
+    # DuckDB types a bare NULL as INTEGER; PostgreSQL takes it as an unknown boolean.
+    if str(row[1]) not in _CONDITION_TYPES and not isinstance(condition.unnest(), exp.Null):
         raise DatatypeMismatch(f"argument of WHERE must be type boolean, not type {row[1]}")
 
 

@@ -37,6 +37,8 @@ class JobContext:
     database: str
     #: Sends a notice to the client at once; None outside a session.
     notify: Callable[[str], None] | None = None
+    #: Tells whether the client asked to cancel the statement (or statement_timeout passed).
+    cancelled: Callable[[], bool] = lambda: False
 
 
 def statement_family(words: list[Word]) -> str | None:
@@ -51,5 +53,6 @@ def run(family: str, text: str, words: list[Word], context: JobContext) -> Resul
     if family == "retention":
         return retention.run(words, context)
     if family == "continuous":
-        return continuous_query.run(context.runtime, context.database, text, words, context.notify)
+        return continuous_query.run(context.runtime, context.database, text, words, context.notify,
+                                    context.cancelled)
     raise InternalError(f"unknown job statement family {family!r}")
