@@ -125,9 +125,9 @@ class ContinuousRunner:
         """Process the windows due at ``now`` (new complete windows plus the FOR look-back).
 
         With ``cancelled`` (a user's EXECUTE) the run goes on until every
-        window is done or ``cancelled()`` turns true; without it (the
-        scheduler) it stops after ``SCHEDULED_SECONDS`` or when the query is
-        made inactive.
+        window is done or ``cancelled()`` turns true. Without it (the
+        scheduler) it also stops after ``SCHEDULED_SECONDS``, or when the
+        query is made inactive.
         """
         query = self._require(name)
         windows = scheduled_windows(query, now, self._first_data(query))
@@ -182,7 +182,7 @@ class ContinuousRunner:
                 moved = query.watermark is not None and (first_watermark is None or query.watermark > first_watermark)
                 if moved and cancelled is None and time.monotonic() - started > SCHEDULED_SECONDS:
                     break  # the next scheduled check goes on from the watermark
-                self._check_still_wanted(query, scheduled=cancelled is None)
+                self._check_not_stopped(query, scheduled=cancelled is None)
                 results = []
                 for window in group:
                     _check_cancel(cancelled)
@@ -202,7 +202,7 @@ class ContinuousRunner:
         logger.info("continuous query %s processed %d windows and wrote %d rows%s", query.name, len(done), rows, more)
         return _outcome(done, rows, query.watermark)
 
-    def _check_still_wanted(self, query: ContinuousQuery, *, scheduled: bool) -> None:
+    def _check_not_stopped(self, query: ContinuousQuery, *, scheduled: bool) -> None:
         """Raise QueryStopped if the query was dropped or replaced, or made inactive (scheduled runs only)."""
         current = self.queries.get(query.name)
         if current is None or current.id != query.id:

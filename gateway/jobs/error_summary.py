@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.errors import GatewayError
 
-#: Longest summary kept; the log has the whole error.
+#: The maximum length of a summary; the log has the whole error.
 MAX_CHARS = 300
 
 

@@ -4,10 +4,10 @@ A DELETE rewrites a file by writing a new version next to it (see
 layout.py), so that a query that listed the old version can still read it
 whole: DuckDB opens a file more than once during one scan, and a file
 replaced in place could change between two opens. Listings read only the
-newest version of each file. The older ones are superseded, and are
-removed once ``SUPERSEDED_GRACE`` has passed since the newer version was
-written, by the process that wrote it or, after a restart, by the next
-DELETE over that partition, or TRUNCATE or DROP of the measurement.
+newest version of each file. The older ones are superseded. The process
+that wrote the newer version removes them once ``SUPERSEDED_GRACE`` has
+passed. After a restart, the next DELETE over that partition removes them,
+and so do TRUNCATE and DROP of the measurement.
 
 Removing the newest version while an older one exists would bring the
 older one's rows back, so every removal takes the older versions first.

@@ -1,7 +1,7 @@
 """Recognises the statements of retention policies and continuous queries and routes them.
 
-They are not PostgreSQL SQL, so they are told apart by their first words
-before sqlglot sees them: ``CREATE|ALTER|DROP|SHOW|EXECUTE`` followed by
+They are not PostgreSQL SQL, so the session recognises them by their first
+words before sqlglot sees them: ``CREATE|ALTER|DROP|SHOW|EXECUTE`` followed by
 ``RETENTION POLICY|POLICIES`` or ``CONTINUOUS QUERY|QUERIES``.
 """
 
@@ -30,7 +30,7 @@ _FAMILIES = {
 
 @dataclass
 class JobContext:
-    """What a job statement works with: the process runtime and the session's database."""
+    """The context of a job statement: the process runtime and the session's database."""
 
     runtime: Runtime
     #: The session's database, the default of ``ON db``.
