@@ -335,7 +335,7 @@ def test_failed_run_recorded_then_recovers(runtime: Runtime, clock: ManualClock)
     policies = RetentionPolicies(runtime.meta)  # type: ignore[arg-type]
     failed = policies.require("scratch_day")
     assert failed.last_run == NOW
-    assert failed.last_result == ('error: database "scratch" of retention policy "scratch_day" does not exist')
+    assert failed.last_result == ('error: database "scratch" of retention policy "scratch_day" does not exist (SQLSTATE 3D000)')
     assert policies.require("keep").last_result == "ok: 24 files, 27 rows"  # the other policy still ran
 
     runtime.measurements.create_database("scratch")
