@@ -18,7 +18,7 @@ from gateway.clock import Clock, system_clock
 
 logger = logging.getLogger(__name__)
 
-#: The longest sleep between checks in seconds, so that a stop or a changed clock is seen soon.
+#: The maximum sleep between checks in seconds, so that a stop or a changed clock is noticed soon.
 MAX_SLEEP = 30.0
 
 

@@ -46,10 +46,10 @@ def set_instance(instance: str) -> None:
     """Name the gateway instance this process is: a name only one live process can have at a time.
 
     The runtime passes its host and write-ahead log directory, which a lock
-    file keeps to one process. A lease held under the same instance by an
-    earlier process is then known to be abandoned (that process died, or it
-    would still hold the log), and is taken over at once instead of after
-    its expiry: a gateway restarted after a crash does not wait for itself.
+    file keeps to one process. A lease of the same instance from an earlier
+    process is therefore abandoned, because that process would otherwise
+    still hold the log. It is taken over at once instead of after its
+    expiry, so a gateway restarted after a crash does not wait for itself.
     """
     global _instance
     _instance = instance

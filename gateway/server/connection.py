@@ -487,7 +487,7 @@ class Connection(BuenaVistaHandler):
             self.out.send(msg.command_complete(_tag(result, sent)))
             return
         if portal.rows is None:
-            # A portal read to its end in this Execute may encode ahead; one read in pieces may not,
+            # A portal read to its end in this Execute may encode ahead. One read in pieces may not,
             # because the session can run other statements on its DuckDB connection in between.
             portal.rows = self._row_stream(result, formats, prefetch=max_rows <= 0)
         self._send_portal_rows(portal, result, max_rows)

@@ -26,7 +26,7 @@ _UNITS = {
     "d": 86400, "day": 86400, "days": 86400,
     "w": 604800, "week": 604800, "weeks": 604800,
 }
-#: The longest duration accepted: cutoffs and windows must stay within the years timestamps can hold.
+#: The maximum duration in seconds, so that cutoffs and windows stay within the years a timestamp can represent.
 MAX_SECONDS = 1000 * 366 * 86_400
 _PART = re.compile(r"\s*(\d+)\s*([A-Za-z]+)\s*")
 _CALENDAR_UNITS = {"mon", "month", "y", "yr", "year", "mo"}

@@ -11,9 +11,9 @@ directly in ``<DD>/`` and cover the whole day.
 A DELETE never overwrites a file: it writes a new version of it next to
 the old one, ``<base>.v<nanoseconds>.parquet``, where ``<base>`` is the
 first file's name without ``.parquet``. Of the files sharing a base in one
-directory, only the one with the highest version is read; the others are
-superseded and removed a little later, when no query can still be
-reading them (see gateway/storage/file_versions.py).
+directory, only the one with the highest version is read. The others are
+superseded, and are removed after a grace period meant to outlast the
+queries that listed them (see gateway/storage/file_versions.py).
 """
 
 from __future__ import annotations

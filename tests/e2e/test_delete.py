@@ -358,7 +358,7 @@ def test_concurrent_deletes_and_inserts(gateway: GatewayProcess) -> None:
         assert _rows(connection) == sorted([*(row for row in MODEL if row.host not in ("a", "b")), *late])
 
 
-def test_queries_during_delete_see_each_file_before_or_after(gateway: GatewayProcess) -> None:
+def test_queries_during_delete_never_fail(gateway: GatewayProcess) -> None:
     """Queries running while DELETEs rewrite files never fail and see the rows of each file before or after.
 
     Each DELETE removes one row of host b or c by its usage value, so it

@@ -431,7 +431,7 @@ def test_duplicate_create_keeps_first(weather: Runtime) -> None:
 # ------------------------------------------------------------------ stopping runs
 
 
-def test_scheduled_run_stops_after_its_time_and_goes_on_later(weather: Runtime, clock: ManualClock,
+def test_scheduled_run_resumes_after_time_limit(weather: Runtime, clock: ManualClock,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A long backfill is spread over checks, one group of windows each when the time is up at once."""
     monkeypatch.setattr(continuous, "GROUP_WINDOWS", 2)
@@ -442,15 +442,17 @@ def test_scheduled_run_stops_after_its_time_and_goes_on_later(weather: Runtime, 
 
     assert runner.run_due(clock()) == ["ndbc_hourly"]
     first = _queries(weather).get("ndbc_hourly")
-    assert first is not None and first.last_result is not None
-    assert first.last_result.startswith("ok: 2 windows") and first.last_result.endswith("more windows are due")
+    assert first is not None
+    assert first.last_result is not None
+    assert first.last_result.startswith("ok: 2 windows")
+    assert first.last_result.endswith("more windows are due")
 
     runner.run_due(clock())
     second = _queries(weather).get("ndbc_hourly")
     assert second is not None and second.watermark == first.watermark + 2 * timedelta(hours=1)
 
 
-def test_execute_stops_on_cancel_and_scheduled_run_on_inactive(weather: Runtime, clock: ManualClock) -> None:
+def test_runs_stop_on_cancel_and_inactive(weather: Runtime, clock: ManualClock) -> None:
     _statement(weather, HOURLY_CQ)
     runner = ContinuousRunner(weather)
     listing = sorted(weather.backend.list("weather/"))

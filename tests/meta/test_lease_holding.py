@@ -70,7 +70,7 @@ def test_lease_names_are_checked(tmp_path: Path) -> None:
     assert backend.list("") == []
 
 
-def test_lease_of_an_earlier_process_of_this_instance_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lease_of_dead_predecessor_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     backend = LocalBackend(tmp_path)
     monkeypatch.setattr(lease, "_instance", "vm:/var/lib/lakegate/wal")
     crashed = lease.acquire(backend, "measurement", "db/cpu", system_clock, holder="vm:/var/lib/lakegate/wal#0dead000")

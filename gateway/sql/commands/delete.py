@@ -56,7 +56,7 @@ def delete(tree: exp.Delete, context: RemovalContext) -> Result:
 
 @dataclass(frozen=True)
 class DeleteOutcome:
-    """What a DELETE did: rows removed, files removed whole, files rewritten, bytes of the files removed."""
+    """The result of a DELETE: rows removed, files removed whole, files rewritten, bytes of the files removed."""
 
     rows: int
     files_removed: int

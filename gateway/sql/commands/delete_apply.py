@@ -1,7 +1,7 @@
 """Carrying out a DELETE plan: rewrite the files with some matching rows, remove those that match whole.
 
 Each file changes in one step. A rewritten file is written as a new
-version next to the old one, which listings then skip; the old version is
+version next to the old one, which listings then skip. The old version is
 removed after a grace period, so a query that listed it before still reads
 it whole (see gateway/storage/file_versions.py). A removed file goes
 through the backend's batch delete, its older versions first. A crash

@@ -1,8 +1,8 @@
 """Recognises the statements of retention policies and continuous queries and routes them.
 
 They are not PostgreSQL SQL, so the session recognises them by their first
-words before sqlglot sees them: ``CREATE|ALTER|DROP|SHOW|EXECUTE`` followed by
-``RETENTION POLICY|POLICIES`` or ``CONTINUOUS QUERY|QUERIES``.
+words before sqlglot parses them: ``CREATE|ALTER|DROP|SHOW|EXECUTE``
+followed by ``RETENTION POLICY|POLICIES`` or ``CONTINUOUS QUERY|QUERIES``.
 """
 
 from __future__ import annotations
