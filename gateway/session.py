@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from gateway import __version__
+from gateway.cursor_batches import CursorStreams
 from gateway.errors import (
     FeatureNotSupported,
     GatewayError,
@@ -96,6 +97,8 @@ class Session:
         self.settings = SessionSettings(user=user, database=database, server_version=_server_version())
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
+        #: Results streaming from ``cursor``, read into memory before it runs anything else.
+        self._streams = CursorStreams()
         self._registered: list[str] = []
         self._insert_sql: insert_command.RenderCache = {}
         self._unsynced = False
@@ -145,6 +148,7 @@ class Session:
         """Return the DuckDB type of each parameter, inferred from its context; None where unknown."""
         if prepared.tree is None or prepared.parameter_count == 0:
             return [None] * prepared.parameter_count
+        self._streams.detach_all()
         try:
             return infer_parameter_types(prepared.tree, prepared.parameter_count, self._expression_type,
                                          lambda name: self._insert_column_type(prepared.tree, name))
@@ -179,6 +183,7 @@ class Session:
 
     def describe(self, prepared: Prepared) -> pa.Schema | None:
         """Return the result schema of a statement without running it, or None if it returns no rows."""
+        self._streams.detach_all()
         try:
             return self._describe(prepared)
         except duckdb.Error as error:
@@ -195,6 +200,7 @@ class Session:
 
     def run(self, prepared: Prepared, params: list[object]) -> Result:
         """Run a prepared statement with bound parameters and return its result."""
+        self._streams.detach_all()
         self.cancelled.clear()
         timer = self._start_timeout()
         try:
@@ -352,7 +358,8 @@ class Session:
         self.cursor.execute(sql, params or None)
         types = _duckdb_type_names(self.cursor)
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
-        return Result(tag="SELECT", schema=_with_type_names(reader.schema, types), batches=_batches(reader))
+        schema = _with_type_names(reader.schema, types)
+        return Result(tag="SELECT", schema=schema, batches=self._streams.track(reader))
 
     def _rewrite(self, tree: exp.Expression, params: list[object], *,
                  private: bool = False) -> tuple[str, ScanPlan]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import pyarrow as pa
 from buenavista.postgres import BuenaVistaHandler
 
+from gateway.cursor_batches import CursorBatches
 from gateway.errors import (
     GatewayError,
     InternalError,
@@ -391,12 +392,26 @@ class Connection(BuenaVistaHandler):
             formats = []
         else:
             portal = self._portal(name)
-            schema = self.session.describe(portal.statement.prepared)
+            schema = self._portal_schema(portal)
             formats = portal.result_formats
         if schema is None:
             self.out.send(msg.no_data())
         else:
             self.out.send(msg.row_description(_fields(schema, formats)))
+
+    def _portal_schema(self, portal: Portal) -> pa.Schema | None:
+        """Return the row schema of a portal; a query starts here, and its Execute streams the result.
+
+        Clients send Describe before every Execute, so starting the query at
+        Describe rewrites and plans it once instead of twice. Its parameters
+        are bound already, and a query changes nothing in the store.
+        """
+        assert self.session is not None
+        if portal.statement.prepared.kind != "query":
+            return self.session.describe(portal.statement.prepared)
+        if portal.result is None:
+            portal.result = self.session.run(portal.statement.prepared, portal.params)
+        return portal.result.schema
 
     def _infer_parameter_oids(self, statement: Statement) -> None:
         """Fill in the OIDs the client left 0 with the types inferred from the statement."""
@@ -434,6 +449,8 @@ class Connection(BuenaVistaHandler):
         portal = self.portals.pop(name, None)
         if portal is not None and portal.rows is not None:
             portal.rows.close()
+        if portal is not None and portal.result is not None and isinstance(portal.result.batches, CursorBatches):
+            portal.result.batches.close()
 
     def _time_zone(self) -> str:
         return self.session.settings.values.get("timezone", "UTC") if self.session else "UTC"
