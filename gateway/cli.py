@@ -117,6 +117,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text}")
+    return value
+
+
 def writer_settings(args: argparse.Namespace) -> WriterSettings:
     """Build the writer settings from the flags of ``serve`` or ``demo``."""
     if args.flush_age < 0 or args.wal_sync_interval <= 0:
@@ -135,6 +142,11 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--azure-endpoint", help="Azure blob endpoint URL, for Azurite or sovereign clouds")
     parser.add_argument("--azure-auth", choices=["auto", "managed-identity"], default="auto",
                         help="Azure credentials: from AZURE_STORAGE_* variables (auto) or managed identity")
+    parser.add_argument("--listing-cache-ttl", type=_seconds, default=Settings.listing_cache_ttl, metavar="SECONDS",
+                        help="how long queries reuse a listing of an S3 or Azure store, so objects written by "
+                        "another gateway appear within that time; this gateway's own writes are seen at once, "
+                        "and 0 lists on every query. A local store's listings are checked against directory "
+                        f"times instead (default {Settings.listing_cache_ttl:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +205,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
+        listing_cache_ttl=args.listing_cache_ttl,
         security=security,
         writer=writer_settings(args),
         log_level=args.log_level,

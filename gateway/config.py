@@ -94,6 +94,8 @@ class Settings:
     delete_max_rows: int = 10_000_000
     #: How long the old version of a file a DELETE rewrote stays for queries that listed it before.
     superseded_grace: timedelta = timedelta(minutes=10)
+    #: Seconds queries reuse a listing of an S3 or Azure store; this process's own writes end it at once.
+    listing_cache_ttl: float = 1.0
     #: Time between two scheduled runs of the active retention policies.
     retention_interval: timedelta = timedelta(hours=1)
     #: Time between two checks for continuous queries with a complete window to process.

@@ -6,8 +6,9 @@ import hashlib
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gateway.clock import Clock, system_clock
 from gateway.config import Settings
@@ -21,13 +22,18 @@ from gateway.meta import lease
 from gateway.meta.store import MetaStore
 from gateway.scheduler import Scheduler
 from gateway.sql.catalog.sync import CatalogSync
+from gateway.sql.lru import LruCache
 from gateway.sql.measurements import Measurements
+from gateway.sql.plan_cache import PlanCache
 from gateway.storage.backend import StorageBackend
 from gateway.storage.duckdb_secrets import SecretRefresher, secret_statements
 from gateway.storage.local import LocalBackend
 from gateway.storage.open import open_backend
 
 logger = logging.getLogger(__name__)
+
+#: Parsed statements kept for reuse by their text.
+STATEMENTS_KEPT = 512
 
 
 @dataclass
@@ -47,6 +53,10 @@ class Runtime:
     clock: Clock = system_clock
     #: Periodic jobs; ``lakegate serve`` starts it, other commands do not.
     scheduler: Scheduler | None = None
+    #: Rewritten queries that sessions reuse while the files they read are unchanged.
+    plans: PlanCache = field(default_factory=PlanCache)
+    #: Parsed query statements by text, shared by sessions (see Session.prepare).
+    statements: LruCache[Any] = field(default_factory=lambda: LruCache(STATEMENTS_KEPT))
 
     @classmethod
     def start(cls, settings: Settings, *, write_ahead: bool = True, clock: Clock = system_clock) -> Runtime:
@@ -68,7 +78,7 @@ class Runtime:
         if secret_statements(backend):
             refresher = SecretRefresher(backend, engine.execute_admin)
             refresher.start()
-        measurements = Measurements(engine)
+        measurements = Measurements(engine, listing_ttl=settings.listing_cache_ttl)
         catalog = CatalogSync(engine, measurements)
         limits = FlushLimits(rows=settings.writer.flush_rows, bytes=settings.writer.flush_bytes,
                              age=settings.writer.flush_age, memory=settings.writer.buffer_memory)

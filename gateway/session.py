@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 import duckdb
@@ -46,15 +46,16 @@ from gateway.sql.commands.cursors import Cursors
 from gateway.sql.commands.insert_literals import LiteralInsert
 from gateway.sql.commands.insert_literals import match as match_literal_insert
 from gateway.sql.commands.removal_context import RemovalContext
-from gateway.sql.constant_time import constant_evaluator
+from gateway.sql.constant_time import ConstantEvaluator, constant_evaluator
 from gateway.sql.duckdb_errors import translate
 from gateway.sql.explain import explain_lines
+from gateway.sql.lru import LruCache
 from gateway.sql.measurements import Column
 from gateway.sql.parameter_types import infer_parameter_types, typed_parameters
+from gateway.sql.plan_cache import CachedPlan, current_scans
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.rewrite import QueryRewriter, ScanPlan
 from gateway.sql.session_settings import SessionSettings
-from gateway.sql.time_bounds import Evaluator
 from gateway.storage import layout
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,12 @@ class Session:
         literal = _literal_insert(sql)
         if literal is not None:
             return [Prepared(sql, [], 0, kind="insert", literal=literal)]
-        return [self.prepare(text) for text in parse.split_statements(sql)]
+        known = self.runtime.statements.get(sql)
+        if known is not None:
+            return [_fresh(prepared) for prepared in known]
+        statements = [self.prepare(text) for text in parse.split_statements(sql)]
+        _keep_queries(self.runtime.statements, sql, statements)
+        return statements
 
     # Extended protocol
 
@@ -128,7 +134,12 @@ class Session:
         literal = _literal_insert(text)
         if literal is not None:
             return Prepared(text, [], 0, kind="insert", literal=literal)
-        return self._parse(text)
+        known = self.runtime.statements.get(text)
+        if known is not None and len(known) == 1:
+            return _fresh(known[0])
+        prepared = self._parse(text)
+        _keep_queries(self.runtime.statements, text, [prepared])
+        return prepared
 
     def _parse(self, text: str) -> Prepared:
         if not parse.split_statements(text):
@@ -253,7 +264,7 @@ class Session:
         if self.transaction.status == "failed" and not _ends_transaction(prepared.words):
             raise _InFailedTransaction()
         if prepared.kind == "query" and prepared.tree is not None:
-            return self._query(prepared.tree, params, prepared.parameter_types)
+            return self._query(prepared.tree, params, prepared.parameter_types, text=prepared.text)
         if prepared.literal is not None:
             result = insert_command.insert_literal_rows(prepared.literal, self._insert_columns, self.database,
                                                         self._write)
@@ -350,9 +361,15 @@ class Session:
     # Queries
 
     def _query(self, tree: exp.Expression, params: list[object],
-               parameter_types: list[str | None] | None = None) -> Result:
-        tree = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
-        sql, plan = self._rewrite(tree, params, private=True)
+               parameter_types: list[str | None] | None = None, text: str | None = None) -> Result:
+        """Run a query; with its ``text``, a rewrite kept from an earlier run may be reused (plan_cache.py)."""
+        key = None if text is None else self._plan_key(text, parameter_types)
+        cached = None if key is None else self._cached_plan(key)
+        if cached is None:
+            tree = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
+            sql, plan = self._rewrite(tree, params, private=True, plan_key=key)
+        else:
+            sql, plan = cached
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
         self.cursor.execute(sql, params or None)
@@ -362,15 +379,39 @@ class Session:
         return Result(tag="SELECT", schema=schema, batches=self._streams.track(reader))
 
     def _rewrite(self, tree: exp.Expression, params: list[object], *,
-                 private: bool = False) -> tuple[str, ScanPlan]:
-        """Return the DuckDB SQL of ``tree`` and its scans; ``private`` lets it change ``tree`` in place."""
+                 private: bool = False, plan_key: Hashable | None = None) -> tuple[str, ScanPlan]:
+        """Return the DuckDB SQL of ``tree`` and its scans; ``private`` lets it change ``tree`` in place.
+
+        With a ``plan_key``, the result is kept for reuse when it depends on
+        nothing but the statement and the files it reads.
+        """
         tree, reads_catalog = rewrite_catalog(tree if private else tree.copy(), self._session_values(), params)
         if reads_catalog:
             self.catalog.refresh()
-        rewriter = QueryRewriter(self.measurements, self.database, self._evaluator(params))
+        evaluate = self._evaluator(params)
+        rewriter = QueryRewriter(self.measurements, self.database, evaluate)
         rewritten, plan = rewriter.rewrite(tree, copy=False)
         self._register_buffers(self.cursor, plan)
-        return parse.to_duckdb(rewritten, copy=False), plan
+        sql = parse.to_duckdb(rewritten, copy=False)
+        if plan_key is not None and not reads_catalog and not evaluate.queried and not plan.buffers:
+            self.runtime.plans.put(plan_key, CachedPlan(sql, tuple(plan.sources)))
+        return sql, plan
+
+    def _plan_key(self, text: str, parameter_types: list[str | None] | None) -> Hashable:
+        return (text, self.database, tuple(parameter_types or ()), tuple(sorted(self.settings.values.items())))
+
+    def _cached_plan(self, key: Hashable) -> tuple[str, ScanPlan] | None:
+        """Return a kept rewrite whose files are unchanged, or None (and forget the plan if they changed)."""
+        cached = self.runtime.plans.get(key)
+        if cached is None:
+            return None
+        scans = current_scans(cached, self.measurements)
+        if scans is None:
+            self.runtime.plans.discard(key)
+            return None
+        plan = ScanPlan(scans=scans, sources=list(cached.sources))
+        self._register_buffers(self.cursor, plan)
+        return cached.sql, plan
 
     def _insert_columns(self, database: str, measurement: str) -> list[Column]:
         """Return the columns an INSERT must match, without listing storage while the writer buffers them.
@@ -428,7 +469,7 @@ class Session:
             settings=self.settings.values,
         )
 
-    def _evaluator(self, params: list[object]) -> Evaluator:
+    def _evaluator(self, params: list[object]) -> ConstantEvaluator:
         return constant_evaluator(self.cursor, params)
 
     def _open_cursor(self, text: str) -> tuple[duckdb.DuckDBPyConnection, pa.Schema, Iterator[pa.RecordBatch]]:
@@ -626,6 +667,17 @@ def _literal_insert(text: str) -> LiteralInsert | None:
 
 def _ends_transaction(words: list[parse.Word]) -> bool:
     return bool(words) and words[0].upper in ("COMMIT", "END", "ROLLBACK", "ABORT", "RELEASE")
+
+
+def _fresh(prepared: Prepared) -> Prepared:
+    """Return a copy of a kept statement for one use; the copies share its syntax tree, which nothing changes."""
+    return replace(prepared, parameter_types=[])
+
+
+def _keep_queries(kept: LruCache[tuple[Prepared, ...]], text: str, statements: list[Prepared]) -> None:
+    """Keep the parsed statements of ``text`` if all are queries, whose trees are only read, never changed."""
+    if statements and all(prepared.kind == "query" for prepared in statements):
+        kept.put(text, tuple(statements))
 
 
 def _parameter_count(tree: exp.Expression) -> int:

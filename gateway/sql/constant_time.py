@@ -11,7 +11,6 @@ from sqlglot import exp
 from gateway.errors import GatewayError
 from gateway.sql import parse
 from gateway.sql.parameters import substitute_parameters
-from gateway.sql.time_bounds import Evaluator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Timestamps as clients usually write them: ISO 8601 with an optional zone.
@@ -42,24 +41,36 @@ def written_timestamp(node: exp.Expression) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def constant_evaluator(cursor: duckdb.DuckDBPyConnection, params: list[object]) -> Evaluator:
-    """Return a function evaluating an expression (with $n bound to ``params``) as TIMESTAMPTZ on ``cursor``.
+class ConstantEvaluator:
+    """Evaluates an expression (with $n bound to ``params``) as TIMESTAMPTZ on ``cursor``.
 
-    It returns None for anything that is not a constant timestamp.
+    Calling it returns None for anything that is not a constant timestamp.
+    ``queried`` turns True once an expression needed DuckDB, which is how
+    the session tells that a query's time bounds may differ from run to
+    run (``now()``, parameters) and its rewrite must not be reused.
     """
 
-    def evaluate(node: exp.Expression) -> datetime | None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, params: list[object]) -> None:
+        self.cursor = cursor
+        self.params = params
+        self.queried = False
+
+    def __call__(self, node: exp.Expression) -> datetime | None:
         written = written_timestamp(node)
         if written is not None:
             return written
-        node = substitute_parameters(node.copy(), params)
+        self.queried = True
+        node = substitute_parameters(node.copy(), self.params)
         sql = f"SELECT epoch_us(CAST(({parse.to_duckdb(node)}) AS TIMESTAMPTZ))"
         try:
-            row = cursor.execute(sql).fetchone()
+            row = self.cursor.execute(sql).fetchone()
         except (duckdb.Error, GatewayError):
             return None
         if row is None or row[0] is None:
             return None
         return EPOCH + timedelta(microseconds=int(row[0]))
 
-    return evaluate
+
+def constant_evaluator(cursor: duckdb.DuckDBPyConnection, params: list[object]) -> ConstantEvaluator:
+    """Return an evaluator of constant timestamps on ``cursor`` (see ConstantEvaluator)."""
+    return ConstantEvaluator(cursor, params)

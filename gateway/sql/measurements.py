@@ -1,8 +1,10 @@
 """Databases, measurements, their files and their column union, read from storage.
 
-Every call lists storage afresh, so files written by another gateway on the
-same bucket are seen by the next query. Only the column schema of each file
-is cached, keyed by path, size and modification time.
+Calls list storage afresh, so files written by another gateway on the same
+bucket are seen by the next statement, except where a caller passes
+``cached=True``: queries do, and reuse listings while listing_cache.py
+knows them to be current. The column schema of each file is cached, keyed
+by path, size and modification time.
 
 Rows this gateway has acknowledged but not yet flushed come from the
 buffered writer (``buffered``): they count in the listings, and a scan
@@ -24,6 +26,7 @@ import pyarrow as pa
 from gateway.engine import Engine, quote_literal
 from gateway.errors import InvalidCatalogName, StorageError, UndefinedTable
 from gateway.ingest.arrow_writer import BufferedRows
+from gateway.sql.listing_cache import ListingCache
 from gateway.sql.time_bounds import TIME_COLUMN, TimeRange
 from gateway.storage import layout
 from gateway.storage.backend import ObjectInfo
@@ -70,9 +73,11 @@ class BufferedSource(Protocol):
 class Measurements:
     """Reads the store's databases, measurements and Parquet files."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, listing_ttl: float = 0.0) -> None:
+        """``listing_ttl`` is how long, in seconds, queries reuse an S3 or Azure listing (0: never)."""
         self.engine = engine
         self.backend = engine.backend
+        self._listings = ListingCache(self.backend, listing_ttl)
         self._schemas: dict[tuple[str, str], tuple[frozenset[tuple[str, int, float]], list[Column]]] = {}
         self._lock = threading.Lock()
         self.buffered: BufferedSource | None = None
@@ -80,22 +85,22 @@ class Measurements:
 
     # Listings
 
-    def databases(self) -> list[str]:
+    def databases(self, cached: bool = False) -> list[str]:
         """Return the database names, sorted; names starting with '.' or '_' are hidden."""
-        names = set(self._directories(""))
+        names = set(self._directories("", cached))
         if self.buffered is not None:
             names |= self.buffered.databases()
         return sorted(name for name in names if layout.is_listable_name(name))
 
-    def measurements(self, database: str) -> list[str]:
+    def measurements(self, database: str, cached: bool = False) -> list[str]:
         """Return the measurement names of a database, sorted (empty if it does not exist)."""
-        names = set(self._directories(layout.database_prefix(database)))
+        names = set(self._directories(layout.database_prefix(database), cached))
         if self.buffered is not None:
             names |= self.buffered.measurements(database)
         return sorted(name for name in names if layout.is_listable_name(name))
 
-    def database_exists(self, database: str) -> bool:
-        return database in self.databases()
+    def database_exists(self, database: str, cached: bool = False) -> bool:
+        return database in self.databases(cached)
 
     def create_database(self, database: str) -> bool:
         """Create an empty database; return False if it already existed."""
@@ -104,17 +109,17 @@ class Measurements:
         self.backend.write(layout.database_prefix(database) + DATABASE_MARKER, b"")
         return True
 
-    def resolve(self, database: str, name: str) -> str:
+    def resolve(self, database: str, name: str, cached: bool = False) -> str:
         """Return the stored spelling of measurement ``name``, matching case-insensitively.
 
         Raises InvalidCatalogName (3D000) if the database does not exist and
         UndefinedTable (42P01) if it has no measurement of that name.
         """
         layout.validate_name(name, "measurement")
-        names = self.measurements(database)
+        names = self.measurements(database, cached)
         if name in names:
             return name
-        if not names and not self.database_exists(database):
+        if not names and not self.database_exists(database, cached):
             raise InvalidCatalogName(
                 f'database "{database}" does not exist', hint="SHOW DATABASES lists the databases"
             )
@@ -126,17 +131,18 @@ class Measurements:
             hint=f'SHOW TABLES FROM "{database}" lists the measurements of database "{database}"',
         )
 
-    def files(self, database: str, measurement: str, time_range: TimeRange) -> MeasurementFiles:
+    def files(self, database: str, measurement: str, time_range: TimeRange,
+              cached: bool = False) -> MeasurementFiles:
         """Return the Parquet files whose partition overlaps ``time_range``, sorted by path."""
         buffered = self._snapshot(database, measurement)
-        listed = self._listed(database, measurement, time_range, buffered)
+        listed = self._listed(database, measurement, time_range, buffered, cached)
         return MeasurementFiles(database, measurement, listed.chosen, listed.total, buffered.table,
                                 listed.superseded, listed.listed)
 
     def _listed(self, database: str, measurement: str, time_range: TimeRange,
-                buffered: BufferedRows) -> MeasurementFiles:
+                buffered: BufferedRows, cached: bool = False) -> MeasurementFiles:
         prefix = layout.measurement_prefix(database, measurement)
-        live, superseded = newest_versions(self._objects(prefix))
+        live, superseded = newest_versions(self._objects(prefix, cached))
         chosen: list[ObjectInfo] = []
         every: list[ObjectInfo] = []
         for info in live:
@@ -228,7 +234,9 @@ class Measurements:
 
     # Storage access, with library errors translated once
 
-    def _directories(self, prefix: str) -> list[str]:
+    def _directories(self, prefix: str, cached: bool = False) -> list[str]:
+        if cached:
+            return self._listings.directories(prefix, lambda: self._directories(prefix))
         try:
             return self.backend.list_directories(prefix)
         except FileNotFoundError:
@@ -236,7 +244,9 @@ class Measurements:
         except OSError as error:
             raise StorageError(f"listing {self.backend.description} failed: {error}") from error
 
-    def _objects(self, prefix: str) -> list[ObjectInfo]:
+    def _objects(self, prefix: str, cached: bool = False) -> list[ObjectInfo]:
+        if cached:
+            return self._listings.objects(prefix, lambda: self._objects(prefix))
         try:
             return [info for info in self.backend.list_objects(prefix) if info.path.endswith(".parquet")]
         except FileNotFoundError:

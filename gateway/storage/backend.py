@@ -7,10 +7,12 @@ built from validated names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,27 @@ class BatchDeleter(Protocol):
 
 class StorageBackend(Backend, DirectoryLister, ObjectLister, BatchDeleter, Protocol):
     """A backend offering every interface; all three built-in backends are one."""
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+_changes_lock = threading.Lock()
+
+
+def counts_change(method: Method) -> Method:
+    """Make a writing method of a backend add one to its ``changes`` once the write has ended.
+
+    Listings kept between queries record ``changes`` before they list and
+    are dropped when it moves (see gateway/sql/listing_cache.py). Counting
+    after the write, and also after a failed one, means no listing can
+    miss a change it did not see.
+    """
+
+    @functools.wraps(method)
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with _changes_lock:
+                self.changes = getattr(self, "changes", 0) + 1
+
+    return counted  # type: ignore[return-value]

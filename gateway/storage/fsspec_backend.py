@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from fsspec.asyn import AsyncFileSystem, sync  # type: ignore[import-untyped]  # fsspec ships no type information
 
-from gateway.storage.backend import ObjectInfo
+from gateway.storage.backend import ObjectInfo, counts_change
 from gateway.storage.paths import check_object_path, check_prefix
 
 
@@ -32,6 +32,8 @@ class FsspecBackend(abc.ABC):
     delete_batch_size: ClassVar[int]
 
     def __init__(self, fs: AsyncFileSystem, bucket: str, prefix: str) -> None:
+        #: Writes and deletes made through this object, counted when each ends (see counts_change).
+        self.changes = 0
         self.fs = fs
         self.bucket = bucket
         self.prefix = check_prefix(prefix)
@@ -43,12 +45,14 @@ class FsspecBackend(abc.ABC):
         data: bytes = self.fs.cat_file(self._full_path(path))
         return data
 
+    @counts_change
     def write(self, path: str, data: bytes) -> None:
         """Replace the object with one PUT, so readers see the old or the new object."""
         full_path = self._full_path(path)
         self.fs.pipe_file(full_path, data)
         self.fs.invalidate_cache(full_path)
 
+    @counts_change
     def create(self, path: str, data: bytes) -> bool:
         """Store the object with one conditional PUT that fails if the object exists."""
         full_path = self._full_path(path)
@@ -113,6 +117,7 @@ class FsspecBackend(abc.ABC):
         """Delete one object. A missing object is not an error."""
         self.delete_batch([path])
 
+    @counts_change
     def delete_batch(self, paths: Iterable[str]) -> None:
         """Delete objects in requests of up to ``delete_batch_size`` keys, ignoring missing paths."""
         full_paths = iter([self._full_path(path) for path in paths])

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.storage.backend import ObjectInfo
+from gateway.storage.backend import ObjectInfo, counts_change
 from gateway.storage.check import unusable, verify_round_trip
 from gateway.storage.paths import check_object_path, check_prefix
 
@@ -32,6 +32,8 @@ class LocalBackend:
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        #: Writes and deletes made through this object, counted when each ends (see counts_change).
+        self.changes = 0
         self.root = Path(root).resolve()
         self.description = str(self.root)
 
@@ -39,6 +41,7 @@ class LocalBackend:
         """Return the whole file, or raise FileNotFoundError if it is missing."""
         return self._full_path(path).read_bytes()
 
+    @counts_change
     def write(self, path: str, data: bytes) -> None:
         """Replace the file atomically, creating its parent directories."""
         target = self._full_path(path)
@@ -55,6 +58,7 @@ class LocalBackend:
             _write_and_replace(handle, Path(temporary), target, data)
             return
 
+    @counts_change
     def create(self, path: str, data: bytes) -> bool:
         """Write a temporary file, then hard-link it to ``path`` only if no file is there."""
         target = self._full_path(path)
@@ -108,12 +112,14 @@ class LocalBackend:
             if entry.is_dir() and not entry.name.startswith(".")
         )
 
+    @counts_change
     def delete(self, path: str) -> None:
         """Delete one file and the directories it leaves empty. A missing file is not an error."""
         target = self._full_path(path)
         target.unlink(missing_ok=True)
         self._remove_empty_parents(target.parent)
 
+    @counts_change
     def delete_batch(self, paths: Iterable[str]) -> None:
         """Delete each file in turn, ignoring missing files."""
         for path in paths:

@@ -403,7 +403,8 @@ def test_queries_during_delete_never_fail(gateway: GatewayProcess) -> None:
 def test_old_versions_go_after_the_grace(storage: StorageTarget, tmp_path: Path) -> None:
     """A rewritten file's old version is removed after --superseded-grace, or by a later DELETE after a restart."""
     flags = ("--wal-dir", str(tmp_path / "wal"))
-    gateway = start_gateway(storage.settings, tmp_path / "first.log", *flags, "--superseded-grace", "1s")
+    # A grace of some seconds, so a loaded machine still lists the old version before it goes.
+    gateway = start_gateway(storage.settings, tmp_path / "first.log", *flags, "--superseded-grace", "10s")
     try:
         with _loaded(gateway) as connection:
             before = file_hashes(storage, PREFIX)

@@ -14,11 +14,14 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from gateway.config import Settings
 from gateway.engine import Engine
 from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
 from gateway.session import Session
 from gateway.sql.catalog.sync import CatalogSync
+from gateway.sql.lru import LruCache
 from gateway.sql.measurements import Measurements
+from gateway.sql.plan_cache import PlanCache
 from gateway.storage.local import LocalBackend
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -42,7 +45,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     engine = Engine(backend)
     measurements = Measurements(engine)
     runtime = SimpleNamespace(engine=engine, measurements=measurements, backend=backend,
-                              catalog=CatalogSync(engine, measurements))
+                              catalog=CatalogSync(engine, measurements), settings=Settings(),
+                              plans=PlanCache(), statements=LruCache(16))
     return SimpleNamespace(root=root, runtime=runtime)
 
 
