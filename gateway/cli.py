@@ -24,6 +24,7 @@ from gateway.config import (
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.runtime import Runtime
 from gateway.sql.durations import format_duration, positive_duration
+from gateway.sql.session_settings import parse_duration_ms
 
 if TYPE_CHECKING:
     from gateway.ingest.http import WriteServer
@@ -42,14 +43,54 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file of tokens, one per line, that HTTP writes must send as 'Authorization: Token "
                         "<token>'; LAKEGATE_HTTP_TOKENS may hold more, comma-separated. When users are configured, "
                         "the HTTP endpoint starts only with tokens")
+    parser.add_argument("--http-max-body", type=_positive_int, default=Settings.http_max_body_bytes,
+                        metavar="BYTES",
+                        help="maximum size of an HTTP write body, as sent or after gzip decompression; a larger "
+                        "one gets a 413 response and nothing of it is written "
+                        f"(default {Settings.http_max_body_bytes})")
+    parser.add_argument("--http-max-line", type=_positive_int, default=Settings.http_max_line_bytes,
+                        metavar="BYTES",
+                        help="maximum length of a line of an HTTP write; a longer one is rejected as an invalid "
+                        "line while the other lines are written. The default leaves room for long string fields and "
+                        f"bounds the memory the parser spends on one line (default {Settings.http_max_line_bytes})")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default INFO)")
     parser.add_argument("--delete-max-rows", type=_positive_int, default=Settings.delete_max_rows, metavar="N",
                         help="reject a DELETE that would remove more than N rows, before it changes anything "
                         f"(default {Settings.delete_max_rows}); TRUNCATE and DROP are not limited")
+    parser.add_argument("--insert-max-rows", type=_positive_int, default=Settings.insert_max_rows, metavar="N",
+                        help="reject an INSERT ... VALUES or INSERT ... SELECT of more than N rows with SQLSTATE "
+                        f"54000, before any row is buffered (default {Settings.insert_max_rows}); each INSERT is "
+                        "held in memory whole, so this bounds one statement's memory. COPY FROM STDIN and HTTP "
+                        "writes are not limited")
     parser.add_argument("--superseded-grace", type=_interval, default=Settings.superseded_grace, metavar="DURATION",
                         help="how long the old version of a file rewritten by DELETE stays for queries that "
                         f"started before it, such as 30s or 5m (default {format_duration(Settings.superseded_grace)})")
+    _add_limit_arguments(parser)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-connections", type=_positive_int, default=Settings.max_connections, metavar="N",
+                        help="client sessions served at once; one more gets SQLSTATE 53300 and is closed "
+                        f"(default {Settings.max_connections})")
+    parser.add_argument("--statement-timeout", type=_timeout_ms, default=Settings.statement_timeout_ms,
+                        metavar="DURATION",
+                        help="default statement_timeout of each session, such as 500ms, 30s or 5min (a bare number "
+                        "is milliseconds): a statement running longer fails with SQLSTATE 57014; sessions may SET "
+                        "another value (default 0, no timeout)")
+    parser.add_argument("--idle-session-timeout", type=_timeout_ms, default=Settings.idle_session_timeout_ms,
+                        metavar="DURATION",
+                        help="default idle_session_timeout of each session, in the same units: a session idle "
+                        "outside a transaction for longer is closed with SQLSTATE 57P05; sessions may SET another "
+                        "value (default 0, no timeout)")
+
+
+def _timeout_ms(text: str) -> int:
+    try:
+        return round(parse_duration_ms(text, "timeout"))
+    except GatewayError as error:
+        hint = f"; {error.hint}" if error.hint else ""
+        raise argparse.ArgumentTypeError(f"{error.message}{hint}") from None
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -193,15 +234,22 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
     security = _security_settings(args)
     if args.command == "demo":
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
-                        http_port=None if args.no_http else args.http_port, writer=writer_settings(args),
+                        http_port=None if args.no_http else args.http_port,
+                        http_max_body_bytes=args.http_max_body, http_max_line_bytes=args.http_max_line,
+                        writer=writer_settings(args),
                         log_level=args.log_level, delete_max_rows=args.delete_max_rows,
+                        insert_max_rows=args.insert_max_rows,
                         superseded_grace=args.superseded_grace, retention_interval=args.retention_interval,
-                        continuous_query_interval=args.continuous_query_interval)
+                        continuous_query_interval=args.continuous_query_interval,
+                        max_connections=args.max_connections, statement_timeout_ms=args.statement_timeout,
+                        idle_session_timeout_ms=args.idle_session_timeout)
     return Settings(
         storage_url=storage,
         host=args.host,
         port=args.port,
         http_port=None if args.no_http else args.http_port,
+        http_max_body_bytes=args.http_max_body,
+        http_max_line_bytes=args.http_max_line,
         s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
@@ -210,9 +258,13 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         writer=writer_settings(args),
         log_level=args.log_level,
         delete_max_rows=args.delete_max_rows,
+        insert_max_rows=args.insert_max_rows,
         superseded_grace=args.superseded_grace,
         retention_interval=args.retention_interval,
         continuous_query_interval=args.continuous_query_interval,
+        max_connections=args.max_connections,
+        statement_timeout_ms=args.statement_timeout,
+        idle_session_timeout_ms=args.idle_session_timeout,
     )
 
 
@@ -295,9 +347,10 @@ def _start_http(settings: Settings, runtime: Runtime, authorizer: WriteAuthorize
         logger.warning("HTTP write endpoint not started: users are configured but no HTTP tokens; "
                        "configure --http-tokens-file or LAKEGATE_HTTP_TOKENS, or pass --no-http")
         return None
-    writer = LineProtocolWriter(runtime.writer, runtime.catalog.invalidate)
+    writer = LineProtocolWriter(runtime.writer, runtime.catalog.invalidate, settings.http_max_line_bytes)
     try:
-        http_server = WriteServer((settings.host, settings.http_port), writer, authorizer)
+        http_server = WriteServer((settings.host, settings.http_port), writer, authorizer,
+                                  settings.http_max_body_bytes)
     except OSError as error:
         logger.error("cannot listen for HTTP writes on %s:%d: %s; choose another --http-port or --no-http",
                      settings.host, settings.http_port, error.strerror or error)

@@ -85,6 +85,10 @@ class Settings:
     port: int = 5433
     #: Port of the InfluxDB-compatible HTTP write endpoint; None turns it off.
     http_port: int | None = 8086
+    #: Maximum size in bytes of an HTTP write body, as sent or after gzip decompression (413 above it).
+    http_max_body_bytes: int = 64 * 1024 * 1024
+    #: Maximum length in UTF-8 bytes of a line of an HTTP write; a longer one is an invalid line.
+    http_max_line_bytes: int = 1024 * 1024
     s3: S3Settings = field(default_factory=S3Settings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
@@ -92,6 +96,9 @@ class Settings:
     log_level: str = "INFO"
     #: Most rows one DELETE may remove; a DELETE matching more is rejected before it changes anything.
     delete_max_rows: int = 10_000_000
+    #: Maximum rows of one INSERT; a larger one is rejected (54000) before anything is buffered.
+    #: An INSERT is held whole in memory as one Arrow table, so this bounds one statement's memory.
+    insert_max_rows: int = 1_000_000
     #: How long the old version of a file a DELETE rewrote stays for queries that listed it before.
     superseded_grace: timedelta = timedelta(minutes=10)
     #: Seconds queries reuse a listing of an S3 or Azure store; this process's own writes end it at once.
@@ -100,6 +107,12 @@ class Settings:
     retention_interval: timedelta = timedelta(hours=1)
     #: Time between two checks for continuous queries with a complete window to process.
     continuous_query_interval: timedelta = timedelta(minutes=1)
+    #: Client sessions served at once; one more gets SQLSTATE 53300 after its startup packet.
+    max_connections: int = 100
+    #: Default of each session's statement_timeout, in milliseconds; 0 means none.
+    statement_timeout_ms: int = 0
+    #: Default of each session's idle_session_timeout, in milliseconds; 0 means none.
+    idle_session_timeout_ms: int = 0
 
 
 def s3_settings_from_env(

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
-from itertools import count
+from itertools import count, pairwise
 
 import duckdb
 import pyarrow as pa
@@ -95,7 +95,10 @@ class Session:
         self.measurements = runtime.measurements
         self.database = layout.validate_name(database, "database")
         self.user = user
-        self.settings = SessionSettings(user=user, database=database, server_version=_server_version())
+        self.settings = SessionSettings(
+            user=user, database=database, server_version=_server_version(),
+            statement_timeout=_setting_ms(runtime.settings.statement_timeout_ms),
+            idle_session_timeout=_setting_ms(runtime.settings.idle_session_timeout_ms))
         self.transaction = TransactionState()
         self.cursor = runtime.engine.cursor()
         #: Results streaming from ``cursor``, read into memory before it runs anything else.
@@ -146,7 +149,7 @@ class Session:
             return Prepared(text, [], 0, kind="empty")
         words = parse.words(text)
         if _is_command(words) or job_statements.statement_family(words):
-            return Prepared(text, words, 0)
+            return Prepared(text, words, _command_parameter_count(words))
         tree = parse.parse_one(text)
         kind = "command"
         if isinstance(tree, exp.Query):
@@ -227,6 +230,10 @@ class Session:
         except duckdb.Error as error:
             self.mark_failed()
             raise translate(error) from error
+        except RecursionError as error:
+            # A deeply nested tree exceeds the recursion depth of a sqlglot rewrite or generator.
+            self.mark_failed()
+            raise parse.StatementTooComplex() from error
         except Exception as error:
             self.mark_failed()
             logger.exception("session %d: unexpected error in %r", self.id, prepared.text[:500])
@@ -267,7 +274,7 @@ class Session:
             return self._query(prepared.tree, params, prepared.parameter_types, text=prepared.text)
         if prepared.literal is not None:
             result = insert_command.insert_literal_rows(prepared.literal, self._insert_columns, self.database,
-                                                        self._write)
+                                                        self._write, max_rows=self.runtime.settings.insert_max_rows)
             if result is not None:
                 self.catalog.invalidate()
                 return result
@@ -275,7 +282,8 @@ class Session:
         if prepared.kind == "insert" and isinstance(prepared.tree, exp.Insert):
             result = insert_command.insert(prepared.tree, self._insert_columns, self.database,
                                            _SessionQueries(self, params), self._write,
-                                           cache=self._insert_sql, statement=prepared.text)
+                                           cache=self._insert_sql, statement=prepared.text,
+                                           max_rows=self.runtime.settings.insert_max_rows)
             self.catalog.invalidate()
             return result
         if prepared.tree is not None:
@@ -293,7 +301,7 @@ class Session:
             return drop_command.truncate(tree, self._removal_context(params))
         if isinstance(tree, exp.Drop):
             return drop_command.drop(tree, self._removal_context(params))
-        name = tree.key.upper()
+        name = _command_name(tree) if isinstance(tree, exp.Command) else tree.key.upper()
         raise FeatureNotSupported(f"{name} statements are not supported",
                                   hint="Lakegate runs SELECT, INSERT, DELETE, TRUNCATE, SHOW, CREATE and DROP")
 
@@ -669,6 +677,31 @@ def _ends_transaction(words: list[parse.Word]) -> bool:
     return bool(words) and words[0].upper in ("COMMIT", "END", "ROLLBACK", "ABORT", "RELEASE")
 
 
+_OBJECT_MODIFIERS = {"OR", "REPLACE", "PERSISTENT", "TEMPORARY", "TEMP", "IF", "NOT", "EXISTS"}
+
+
+def _command_name(tree: exp.Command) -> str:
+    """Name a statement sqlglot has no grammar for, such as ``CREATE SECRET`` or ``VACUUM``, for an error.
+
+    sqlglot keeps the first word as ``this`` and the rest as text. After
+    CREATE, DROP and ALTER, the name adds the kind of object.
+    """
+    verb = str(tree.this).upper()
+    if verb not in ("CREATE", "DROP", "ALTER"):
+        return verb
+    rest = [word.upper() for word in str(tree.expression or "").split()]
+    kind = next((word for word in rest if word not in _OBJECT_MODIFIERS), "")
+    return f"{verb} {kind}" if kind.isalpha() else verb
+
+
+def _command_parameter_count(words: list[parse.Word]) -> int:
+    """Return the highest ``$n`` of a statement the session reads word by word, so Bind may supply n values."""
+    indexes = [int(following.text) for word, following in pairwise(words)
+               if word.text == "$" and not word.quoted and following.text.isdigit() and not following.quoted
+               and following.end - len(following.text) == word.end]
+    return max(indexes, default=0)
+
+
 def _fresh(prepared: Prepared) -> Prepared:
     """Return a copy of a kept statement for one use; the copies share its syntax tree, which nothing changes."""
     return replace(prepared, parameter_types=[])
@@ -683,6 +716,11 @@ def _keep_queries(kept: LruCache[tuple[Prepared, ...]], text: str, statements: l
 def _parameter_count(tree: exp.Expression) -> int:
     indexes = [int(node.name) for node in tree.find_all(exp.Parameter) if node.name.isdigit()]
     return max(indexes, default=0)
+
+
+def _setting_ms(milliseconds: int) -> str:
+    """Spell a timeout default as SHOW reports it: ``0`` when off, else milliseconds with the unit."""
+    return f"{milliseconds}ms" if milliseconds else "0"
 
 
 def _server_version() -> str:

@@ -7,11 +7,23 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from gateway.errors import FeatureNotSupported, InvalidTextRepresentation
+from gateway.errors import FeatureNotSupported, GatewayError, InvalidTextRepresentation
 from gateway.sql.pg_arrays import parse_array_text
 
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PG_EPOCH_DATE = date(2000, 1, 1)
+
+class InvalidBinaryRepresentation(GatewayError):
+    """A binary parameter value does not match its type's format (SQLSTATE 22P03)."""
+
+    sqlstate = "22P03"
+
+
+class CharacterNotInRepertoire(GatewayError):
+    """A text parameter is not valid UTF-8 or contains a NUL byte (SQLSTATE 22021), as PostgreSQL rejects it."""
+
+    sqlstate = "22021"
+
 
 _INTEGER_OIDS = {20, 21, 23, 26}
 _FLOAT_OIDS = {700, 701}
@@ -23,7 +35,7 @@ def decode(value: bytes | None, type_oid: int, format_code: int) -> object:
         return None
     if format_code == 1:
         return _decode_binary(value, type_oid)
-    text = value.decode()
+    text = _text(value)
     if type_oid in _ARRAY_ELEMENTS:
         element_oid = _ARRAY_ELEMENTS[type_oid]
         return [None if item is None else decode(item.encode(), element_oid, 0) for item in parse_array_text(text)]
@@ -58,7 +70,7 @@ def _decode_binary(value: bytes, type_oid: int) -> object:
         if type_oid == 701:
             return struct.unpack("!d", value)[0]
         if type_oid in (25, 1043, 19, 114, 0, 705):
-            return value.decode()
+            return _text(value)
         if type_oid == 17:
             return value
         if type_oid in (1114, 1184):
@@ -79,10 +91,19 @@ def _decode_binary(value: bytes, type_oid: int) -> object:
             return value[1:].decode()
         if type_oid in _ARRAY_ELEMENTS:
             return _array(value)
-    except (struct.error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidTextRepresentation(f"invalid binary value for type oid {type_oid}") from error
+    except (struct.error, UnicodeDecodeError, ValueError, ArithmeticError) as error:
+        raise InvalidBinaryRepresentation(f"incorrect binary data format for type oid {type_oid}") from error
     raise FeatureNotSupported(f"binary parameters of type oid {type_oid} are not supported",
                               hint="send this parameter in text format")
+
+
+def _text(value: bytes) -> str:
+    if b"\x00" in value:
+        raise CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8": 0x00')
+    try:
+        return value.decode()
+    except UnicodeDecodeError as error:
+        raise CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8"') from error
 
 
 # Array type OIDs and their element types, for the arrays clients send in binary.

@@ -34,6 +34,7 @@ from gateway.server import messages as msg
 from gateway.server.auth import InvalidPassword
 from gateway.server.bind_values import decode
 from gateway.server.copy_format import copy_line, header_line
+from gateway.server.limits import IdleSessionTimeout, TooManyConnections
 from gateway.server.pgtypes import (
     TEXT,
     PgType,
@@ -53,6 +54,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Messages that carry SQL or data may be large. The others (Describe,
+# Execute, Close, Sync, Flush, CopyDone, CopyFail) are held to PostgreSQL's
+# limit for small messages.
+LARGE_MESSAGE_TYPES = frozenset((b"Q", b"P", b"B", b"d"))
+MAX_SMALL_MESSAGE_BYTES = 10_000
+# PostgreSQL ignores CopyData, CopyDone and CopyFail that arrive outside COPY,
+# such as the rest of a COPY the server already ended with an error.
+COPY_MESSAGE_TYPES = frozenset((b"d", b"c", b"f"))
+# A payload is read in pieces of at most this size, so memory grows with the
+# bytes that arrived, never with the length a client declared.
+READ_CHUNK_BYTES = 1024 * 1024
 # COPY data is parsed whole before anything is stored, so its size is bounded.
 MAX_COPY_BYTES = 1024 * 1024 * 1024
 MAX_STARTUP_BYTES = 10_000
@@ -135,6 +147,9 @@ class Connection(BuenaVistaHandler):
         self.skip_until_sync = False
         self.process_id = secrets.randbits(31)
         self.secret_key = secrets.randbits(31)
+        self.holds_slot = False
+        # True while the session waits for a query after ReadyForQuery, where idle_session_timeout applies.
+        self.waiting_for_query = False
         try:
             if self._startup():
                 self._message_loop()
@@ -147,6 +162,14 @@ class Connection(BuenaVistaHandler):
 
     def _startup(self) -> bool:
         self.request.settimeout(STARTUP_TIMEOUT)
+        try:
+            return self._negotiate()
+        except GatewayError as error:
+            self._fatal(error)
+            return False
+
+    def _negotiate(self) -> bool:
+        """Reply to SSL and GSSAPI requests and pass on cancel requests until a startup message opens a session."""
         while True:
             payload = self._startup_packet()
             code = struct.unpack("!i", payload[:4])[0]
@@ -165,7 +188,14 @@ class Connection(BuenaVistaHandler):
             if code != msg.PROTOCOL_3_0:
                 self._fatal(ProtocolViolation(f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}"))
                 return False
-            return self._open_session(msg.parse_startup(payload[4:]))
+            params = msg.parse_startup(payload[4:])
+            if not self.server.slots.acquire():
+                self._fatal(TooManyConnections("sorry, too many clients already",
+                                               hint=f"the server serves at most {self.server.slots.limit} "
+                                               "sessions at once (--max-connections)"))
+                return False
+            self.holds_slot = True
+            return self._open_session(params)
 
     def _open_session(self, params: dict[str, str]) -> bool:
         user = params.get("user", "lakegate")
@@ -257,7 +287,7 @@ class Connection(BuenaVistaHandler):
     def _startup_packet(self) -> bytes:
         length = struct.unpack("!i", self._receive(4))[0]
         if length < 8 or length > MAX_STARTUP_BYTES:
-            raise ClientGone()
+            raise ProtocolViolation(f"invalid length of startup packet: {length}")
         return self._receive(length - 4)
 
     def _auth_message(self) -> tuple[bytes, bytes]:
@@ -303,25 +333,37 @@ class Connection(BuenaVistaHandler):
             b"E": self._execute, b"C": self._close_target, b"H": self._flush, b"S": self._sync,
         }
         while True:
-            kind = self.rfile.read(1)
+            try:
+                kind = self._next_message_type()
+            except IdleSessionTimeout as error:
+                self._close_idle(error)
+                return
             if not kind or kind == b"X":
                 return
-            length = self._int32()
-            if length < 4 or length > MAX_MESSAGE_BYTES:
-                self._fatal(ProtocolViolation(f"invalid message length {length}"))
-                return
-            payload = self._read(length - 4)
             handler = handlers.get(kind)
-            if handler is None:
-                self._fatal(ProtocolViolation(f"invalid frontend message type {kind!r}"))
+            if handler is None and kind not in COPY_MESSAGE_TYPES:
+                self._fatal(ProtocolViolation(f"invalid frontend message type {kind[0]}"))
                 return
+            length = self._int32()
+            limit = MAX_MESSAGE_BYTES if kind in LARGE_MESSAGE_TYPES else MAX_SMALL_MESSAGE_BYTES
+            if length < 4 or length > limit:
+                self._fatal(ProtocolViolation(f"invalid message length {length} of message type {kind[0]}"))
+                return
+            if handler is None:
+                self._discard(length - 4)
+                continue
+            payload = self._read(length - 4)
             if self.skip_until_sync and kind not in (b"S", b"Q", b"H"):
                 continue
             try:
                 handler(payload)
             except GatewayError as error:
                 self._error(error)
-                if kind != b"Q":
+                # A failed Query still ends with ReadyForQuery; a failed extended-protocol
+                # message makes the server skip the rest up to Sync.
+                if kind == b"Q":
+                    self._ready()
+                else:
                     self.skip_until_sync = True
             except (ClientGone, ConnectionError):
                 raise
@@ -333,10 +375,42 @@ class Connection(BuenaVistaHandler):
                 if kind == b"Q":
                     self._ready()
 
+    def _next_message_type(self) -> bytes:
+        """Read the type byte of the next message; raise IdleSessionTimeout when idle_session_timeout passes first.
+
+        The timeout applies only while the session waits after ReadyForQuery
+        outside a transaction, as in PostgreSQL.
+        """
+        timeout = self._idle_timeout()
+        if timeout <= 0:
+            kind = self.rfile.read(1)
+        else:
+            self.request.settimeout(timeout)
+            try:
+                kind = self.rfile.read(1)
+            except TimeoutError as error:
+                raise IdleSessionTimeout("terminating connection due to idle-session timeout") from error
+            finally:
+                self.request.settimeout(None)
+        self.waiting_for_query = False
+        return kind
+
+    def _idle_timeout(self) -> float:
+        session = self.session
+        if not self.waiting_for_query or session is None or session.transaction.status != "idle":
+            return 0.0
+        return session.settings.idle_session_timeout_seconds()
+
+    def _close_idle(self, error: IdleSessionTimeout) -> None:
+        assert self.session is not None
+        logger.info("session %d: %s %s", self.session.id, error.sqlstate, error.message)
+        self.out.send(msg.error_response(error))
+        self.out.flush()
+
     def _query(self, payload: bytes) -> None:
         self.skip_until_sync = False
         assert self.session is not None
-        text = msg.Reader(payload).cstring()
+        text = msg.parse_query(payload)
         try:
             statements = self.session.execute_simple(text)
             if not statements:
@@ -525,8 +599,11 @@ class Connection(BuenaVistaHandler):
         while True:
             kind = self._read(1)
             length = self._int32()
-            if length < 4 or length > MAX_MESSAGE_BYTES:
-                raise ProtocolViolation(f"invalid message length {length} during COPY")
+            limit = MAX_MESSAGE_BYTES if kind == b"d" else MAX_SMALL_MESSAGE_BYTES
+            if length < 4 or length > limit:
+                # The rest of the stream cannot be framed any more, so the connection ends.
+                self._fatal(ProtocolViolation(f"invalid message length {length} during COPY from stdin"))
+                raise ClientGone()
             payload = self._read(length - 4)
             if kind == b"d":
                 received += len(payload)
@@ -552,8 +629,11 @@ class Connection(BuenaVistaHandler):
         """Read and drop the rest of a refused COPY until CopyDone or CopyFail."""
         while True:
             kind = self._read(1)
-            payload_length = self._int32() - 4
-            self._read(max(payload_length, 0))
+            length = self._int32()
+            if length < 4 or length > MAX_MESSAGE_BYTES:
+                self._fatal(ProtocolViolation(f"invalid message length {length} during COPY from stdin"))
+                raise ClientGone()
+            self._discard(length - 4)
             if kind in (b"c", b"f"):
                 return
 
@@ -621,18 +701,33 @@ class Connection(BuenaVistaHandler):
         status = self.session.transaction.status if self.session else "idle"
         self.out.send(msg.ready_for_query(TRANSACTION_STATUS[status]))
         self.out.flush()
+        self.waiting_for_query = True
 
     def _int32(self) -> int:
         return int(struct.unpack("!i", self._read(4))[0])
 
     def _read(self, count: int) -> bytes:
-        data = self.rfile.read(count)
-        if len(data) < count:
-            raise ClientGone()
-        return data
+        """Read exactly ``count`` bytes, at most READ_CHUNK_BYTES at a time; raise ClientGone at end of stream."""
+        if count <= READ_CHUNK_BYTES:
+            data = self.rfile.read(count)
+            if len(data) < count:
+                raise ClientGone()
+            return data
+        pieces = bytearray()
+        while len(pieces) < count:
+            pieces += self._read(min(READ_CHUNK_BYTES, count - len(pieces)))
+        return bytes(pieces)
+
+    def _discard(self, count: int) -> None:
+        """Read and drop ``count`` bytes, holding at most READ_CHUNK_BYTES of them at a time."""
+        while count > 0:
+            count -= len(self._read(min(READ_CHUNK_BYTES, count)))
 
     def _close(self) -> None:
         self.server.unregister(self)
+        if self.holds_slot:
+            self.holds_slot = False
+            self.server.slots.release()
         for name in list(self.portals):
             self._drop_portal(name)
         if self.session is not None:

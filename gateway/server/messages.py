@@ -11,7 +11,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.errors import GatewayError, ProtocolViolation
+from gateway.errors import GatewayError, InvalidParameterValue, ProtocolViolation
 
 PROTOCOL_3_0 = 196608
 SSL_REQUEST = 80877103
@@ -164,6 +164,18 @@ class Reader:
     def int32(self) -> int:
         return int(self._unpack("!i", 4))
 
+    def count(self) -> int:
+        """Read an Int16 count of the fields that follow; a negative count is a protocol violation."""
+        value = self.int16()
+        if value < 0:
+            raise ProtocolViolation(f"invalid message format: negative field count {value}")
+        return value
+
+    def end(self) -> None:
+        """Check that the whole payload was read, as PostgreSQL does after each message."""
+        if self.position != len(self.payload):
+            raise ProtocolViolation("invalid message format: unexpected data after the last field")
+
     def bytes(self, count: int) -> bytes:
         if count < 0 or self.position + count > len(self.payload):
             raise ProtocolViolation("invalid message format: field runs past the end of the message")
@@ -192,6 +204,14 @@ def _invalid_encoding() -> GatewayError:
     return error
 
 
+def parse_query(payload: bytes) -> str:
+    """Return the SQL text of a Query message: exactly one string, so it contains no NUL byte."""
+    reader = Reader(payload)
+    text = reader.cstring()
+    reader.end()
+    return text
+
+
 def parse_startup(payload: bytes) -> dict[str, str]:
     """Return the parameters of a StartupMessage payload (after the protocol version)."""
     reader = Reader(payload)
@@ -215,8 +235,9 @@ def parse_parse(payload: bytes) -> ParseMessage:
     reader = Reader(payload)
     statement = reader.cstring()
     query = reader.cstring()
-    count = reader.int16()
-    return ParseMessage(statement, query, [reader.int32() for _ in range(count)])
+    oids = [reader.int32() for _ in range(reader.count())]
+    reader.end()
+    return ParseMessage(statement, query, oids)
 
 
 @dataclass(frozen=True)
@@ -232,13 +253,23 @@ def parse_bind(payload: bytes) -> BindMessage:
     reader = Reader(payload)
     portal = reader.cstring()
     statement = reader.cstring()
-    formats = [reader.int16() for _ in range(reader.int16())]
+    formats = _format_codes(reader)
     values: list[bytes | None] = []
-    for _ in range(reader.int16()):
+    for _ in range(reader.count()):
         length = reader.int32()
         values.append(None if length == -1 else reader.bytes(length))
-    result_formats = [reader.int16() for _ in range(reader.int16())]
+    result_formats = _format_codes(reader)
+    reader.end()
     return BindMessage(portal, statement, formats, values, result_formats)
+
+
+def _format_codes(reader: Reader) -> list[int]:
+    """Read a list of format codes; only 0 (text) and 1 (binary) exist."""
+    codes = [reader.int16() for _ in range(reader.count())]
+    for code in codes:
+        if code not in (0, 1):
+            raise InvalidParameterValue(f"unsupported format code: {code}")
+    return codes
 
 
 def parse_target(payload: bytes) -> tuple[str, str]:
@@ -247,12 +278,16 @@ def parse_target(payload: bytes) -> tuple[str, str]:
     kind = reader.bytes(1).decode("ascii", errors="replace")
     if kind not in ("S", "P"):
         raise ProtocolViolation(f"invalid target type {kind!r}: expected 'S' or 'P'")
-    return kind, reader.cstring()
+    name = reader.cstring()
+    reader.end()
+    return kind, name
 
 
 def parse_execute(payload: bytes) -> tuple[str, int]:
     reader = Reader(payload)
-    return reader.cstring(), reader.int32()
+    portal, max_rows = reader.cstring(), reader.int32()
+    reader.end()
+    return portal, max_rows
 
 
 def formats_for(codes: list[int], count: int) -> list[int]:

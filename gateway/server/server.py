@@ -11,6 +11,7 @@ from buenavista.postgres import BuenaVistaServer
 from gateway.runtime import Runtime
 from gateway.server.auth import Authenticator
 from gateway.server.connection import Connection
+from gateway.server.limits import ConnectionSlots
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class GatewayServer(BuenaVistaServer):
         self.authenticator = authenticator
         self.tls_context = tls_context
         self._connections: dict[int, Connection] = {}
+        self.slots = ConnectionSlots(runtime.settings.max_connections)
         self._lock = threading.Lock()
 
     def verify_request(self, request: object, client_address: object) -> bool:

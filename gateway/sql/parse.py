@@ -15,7 +15,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import Token, TokenType
 
-from gateway.errors import FeatureNotSupported, SqlSyntaxError
+from gateway.errors import FeatureNotSupported, ProgramLimitExceeded, SqlSyntaxError
 
 READ_DIALECT = "postgres"
 WRITE_DIALECT = "duckdb"
@@ -87,8 +87,28 @@ def _uinteger_oid_arrays(sql: str) -> str:
     return sql
 
 
+class StatementTooComplex(ProgramLimitExceeded):
+    """A statement nested too deeply for sqlglot to parse or generate within Python's recursion limit (54001)."""
+
+    sqlstate = "54001"
+
+    def __init__(self) -> None:
+        super().__init__("statement is too complex: expressions or subqueries are nested too deeply",
+                         hint="reduce the nesting of parentheses, subqueries or operators such as NOT")
+
+
 def parse_one(sql: str) -> exp.Expression:
-    """Parse one statement; raise SqlSyntaxError (42601) with the position on failure."""
+    """Parse one statement; raise SqlSyntaxError (42601) with the position on failure.
+
+    Raises StatementTooComplex (54001) when the nesting exceeds the parser's recursion depth.
+    """
+    try:
+        return _parse_one(sql)
+    except RecursionError as error:
+        raise StatementTooComplex() from error
+
+
+def _parse_one(sql: str) -> exp.Expression:
     sql = _uinteger_oid_arrays(sql)
     try:
         trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)

@@ -21,20 +21,33 @@ LOCKED_SETTINGS = {"enable_external_access", "allowed_directories", "allowed_pat
 
 
 _UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+#: The largest timeout PostgreSQL accepts for its time settings: INT_MAX milliseconds, about 24.8 days.
+MAX_TIMEOUT_MS = 2_147_483_647
+#: Settings whose value is a duration in milliseconds; 0 turns them off.
+TIMEOUT_SETTINGS = ("statement_timeout", "idle_session_timeout")
 
 
-def parse_duration_ms(text: str) -> float:
-    """Parse a PostgreSQL time setting such as ``5000``, ``'5s'`` or ``1min`` into milliseconds."""
+def parse_duration_ms(text: str, name: str = "statement_timeout") -> float:
+    """Parse a PostgreSQL time setting such as ``5000``, ``'5s'`` or ``1min`` into milliseconds.
+
+    A bare number is milliseconds. Raises InvalidParameterValue (22023),
+    naming the setting ``name``, for a negative value, a value above
+    MAX_TIMEOUT_MS or an unknown unit.
+    """
     text = text.strip().strip("'").strip().lower()
     number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
     unit = text[len(number):].strip() or "ms"
     if unit not in _UNITS_MS:
-        raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"',
+        raise InvalidParameterValue(f'invalid value for parameter "{name}": "{text}"',
                                     hint='valid units are "ms", "s", "min", "h" and "d"')
     try:
-        return float(number) * _UNITS_MS[unit]
+        milliseconds = float(number) * _UNITS_MS[unit]
     except ValueError as error:
-        raise InvalidParameterValue(f'invalid value for parameter "statement_timeout": "{text}"') from error
+        raise InvalidParameterValue(f'invalid value for parameter "{name}": "{text}"') from error
+    if not 0 <= milliseconds <= MAX_TIMEOUT_MS:
+        raise InvalidParameterValue(f'{milliseconds:.0f} ms is outside the valid range for parameter "{name}" '
+                                    f"(0 .. {MAX_TIMEOUT_MS})")
+    return milliseconds
 
 
 def _time_zone(value: str) -> str:
@@ -52,7 +65,9 @@ def _time_zone(value: str) -> str:
 class SessionSettings:
     """The run-time parameters of one session, as PostgreSQL reports them."""
 
-    def __init__(self, *, user: str, database: str, server_version: str) -> None:
+    def __init__(self, *, user: str, database: str, server_version: str, statement_timeout: str = "0",
+                 idle_session_timeout: str = "0") -> None:
+        """Start from PostgreSQL's defaults; the two timeouts take the server's defaults, in setting syntax."""
         self.values: dict[str, str] = {
             "server_version": server_version,
             "server_encoding": "UTF8",
@@ -72,7 +87,8 @@ class SessionSettings:
             "search_path": database,
             "extra_float_digits": "1",
             "max_identifier_length": "63",
-            "statement_timeout": "0",
+            "statement_timeout": statement_timeout,
+            "idle_session_timeout": idle_session_timeout,
             "server_version_num": "150000",
         }
 
@@ -107,6 +123,9 @@ class SessionSettings:
         """Run ``SET [SESSION | LOCAL] name {TO | =} value`` or ``RESET name``; returns tag SET or RESET."""
         parts = [word for word in words[1:] if word.upper not in ("SESSION", "LOCAL")]
         if words[0].upper == "RESET":
+            if parts and parts[0].text.lower() in LOCKED_SETTINGS:
+                raise InsufficientPrivilege(f'setting "{parts[0].text.lower()}" is locked',
+                                            hint="the gateway sets it at start-up")
             return Result(tag="RESET")
         if len(parts) >= 2 and parts[0].upper == "TIME" and parts[1].upper == "ZONE":
             parts = [Word("timezone", "TIMEZONE", False, 0), Word("=", "=", False, 0), *parts[2:]]
@@ -115,8 +134,8 @@ class SessionSettings:
                 return Result(tag="SET")
             raise SqlSyntaxError("syntax error in SET statement", hint="SET name TO value")
         name = parts[0].text.lower()
-        if name == "statement_timeout":
-            parse_duration_ms(" ".join(word.text for word in parts[2:]))
+        if name in TIMEOUT_SETTINGS:
+            parse_duration_ms(" ".join(word.text for word in parts[2:]), name)
         if name in LOCKED_SETTINGS:
             raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
         value = " ".join(word.text for word in parts[2:] if word.text != ",")
@@ -130,3 +149,7 @@ class SessionSettings:
     def statement_timeout_seconds(self) -> float:
         """Return statement_timeout in seconds (0 means none); a bare number is milliseconds."""
         return parse_duration_ms(self.values.get("statement_timeout", "0")) / 1000
+
+    def idle_session_timeout_seconds(self) -> float:
+        """Return idle_session_timeout in seconds (0 means none); a bare number is milliseconds."""
+        return parse_duration_ms(self.values.get("idle_session_timeout", "0"), "idle_session_timeout") / 1000

@@ -1,0 +1,38 @@
+"""Shared fixtures of the hardening tests: real ``lakegate serve`` processes on a fresh local store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Settings
+from tests.e2e.gateway_process import GatewayProcess, start_gateway
+from tests.emulators import StorageTarget
+
+
+@pytest.fixture
+def gateway_launcher(local_storage_url: StorageTarget, tmp_path: Path) -> Iterator[Callable[..., GatewayProcess]]:
+    """Start gateways on the test's local store with extra ``lakegate serve`` flags; all stop at teardown."""
+    started: list[GatewayProcess] = []
+
+    def launch(*flags: str) -> GatewayProcess:
+        process = start_gateway(local_storage_url.settings, tmp_path / f"gateway-{len(started)}.log", *flags)
+        started.append(process)
+        return process
+
+    yield launch
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    """One gateway on a fresh local store, shared by the tests of a module (hypothesis examples included)."""
+    directory = tmp_path_factory.mktemp("module-gateway")
+    root = directory / "store"
+    root.mkdir()
+    process = start_gateway(Settings(storage_url=str(root)), directory / "gateway.log")
+    yield process
+    process.stop()
