@@ -6,6 +6,11 @@ reported in a 400 response that names each bad line number and reason. A
 are in the write-ahead log and visible to queries. When the server's
 ``WriteAuthorizer`` has tokens, writes without a valid token get a
 401 response and store nothing. ``/ping`` and ``/health`` stay open.
+
+A body over the server's ``max_body_bytes``, as sent or after gzip
+decompression, gets a 413 response and stores nothing. So does a body that
+is cut short, has an invalid length or is gzip data that is invalid or
+truncated, with a 400 response.
 """
 
 from __future__ import annotations
@@ -27,7 +32,16 @@ from gateway.ingest.line_writer import LineProtocolWriter, WriteReport
 
 logger = logging.getLogger(__name__)
 
+#: Default of ``WriteServer.max_body_bytes``, as of ``--http-max-body``.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+
+#: A rejected body up to this size is read and discarded before the
+#: response, because closing a socket with unread data resets the
+#: connection, and the client may then miss the response. A larger body is
+#: not read, and its client may see a reset instead of the response.
+DISCARD_MAX_BYTES = 64 * 1024 * 1024
+
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
 
 #: Minimum interval between two warnings about rejected credentials.
 REJECTION_LOG_INTERVAL_SECONDS = 60.0
@@ -41,9 +55,10 @@ class WriteServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], writer: LineProtocolWriter,
-                 authorizer: WriteAuthorizer | None = None) -> None:
+                 authorizer: WriteAuthorizer | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         super().__init__(address, WriteHandler)
         self.writer = writer
+        self.max_body_bytes = max_body_bytes
         self.authorizer = authorizer or WriteAuthorizer()
         self.rejections = _RejectionLog()
 
@@ -95,6 +110,12 @@ class WriteHandler(BaseHTTPRequestHandler):
         except ValueError as error:
             self._send_json(HTTPStatus.BAD_REQUEST, {"code": "invalid", "message": str(error)})
             return
+        except Exception:
+            # Sent as a 500, so that the client gets a response and no traceback.
+            logger.exception("HTTP write to %r from %s failed", database, self.client_address[0])
+            self._send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
+                            {"code": "internal error", "message": "the write failed; the gateway log has the cause"})
+            return
         self._respond_to_write(report)
 
     def _authorized(self, query: dict[str, str], *, v1: bool) -> bool:
@@ -109,19 +130,20 @@ class WriteHandler(BaseHTTPRequestHandler):
             message = f"missing credentials: send {forms}"
         else:
             message = "invalid credentials"
-        self._discard_body()
+        self._discard_body(self._declared_length())
         self._send_json(HTTPStatus.UNAUTHORIZED, {"code": "unauthorized", "message": message},
                         {"WWW-Authenticate": 'Token realm="lakegate"'})
         return False
 
-    def _discard_body(self) -> None:
-        # Closing a socket with unread data resets the connection, and the
-        # client may then miss the 401, so the body is read first.
-        try:
-            remaining = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return
-        if remaining > MAX_BODY_BYTES:
+    def _declared_length(self) -> int | None:
+        """Return the Content-Length, 0 when there is none, or None when it is invalid."""
+        values = self.headers.get_all("Content-Length") or ["0"]
+        if len(set(values)) != 1 or _CONTENT_LENGTH.fullmatch(values[0].strip()) is None:
+            return None
+        return int(values[0])
+
+    def _discard_body(self, remaining: int | None) -> None:
+        if remaining is None or remaining > DISCARD_MAX_BYTES:
             return
         while remaining > 0:
             chunk = self.rfile.read(min(remaining, 65536))
@@ -139,19 +161,52 @@ class WriteHandler(BaseHTTPRequestHandler):
                                                  "written": report.rows, "rejected": len(report.errors)})
 
     def _body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send_json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                            {"code": "too large", "message": f"request body exceeds {MAX_BODY_BYTES} bytes"})
+        """Read the whole body and decompress it; on failure send the error response and return None."""
+        limit = self.server.max_body_bytes
+        if "Transfer-Encoding" in self.headers:
+            # NOTE: chunked bodies are not supported, so clients must send Content-Length.
+            self._reject_body(HTTPStatus.LENGTH_REQUIRED, "Transfer-Encoding is not supported: send Content-Length")
             return None
+        length = self._declared_length()
+        if length is None:
+            self._reject_body(HTTPStatus.BAD_REQUEST, "invalid Content-Length header")
+            return None
+        if length > limit:
+            self._discard_body(length)
+            self._reject_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                              f"request body of {length} bytes exceeds the maximum of {limit} bytes")
+            return None
+
         body = self.rfile.read(length)
-        if self.headers.get("Content-Encoding", "").lower() != "gzip":
-            return body
-        try:
-            return _gunzip(body)
-        except (OSError, EOFError, zlib.error, ValueError) as error:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"code": "invalid", "message": f"invalid gzip body: {error}"})
+        if len(body) < length:
+            self._reject_body(HTTPStatus.BAD_REQUEST,
+                              f"request body ended after {len(body)} of {length} bytes")
             return None
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding != "gzip":
+            self._reject_body(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                              f'unsupported Content-Encoding "{encoding}": send gzip or identity')
+            return None
+        try:
+            return gunzip(body, limit)
+        except BodyTooLarge:
+            self._reject_body(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                              f"gzip-decompressed request body exceeds the maximum of {limit} bytes")
+        except zlib.error as error:
+            self._reject_body(HTTPStatus.BAD_REQUEST, f"invalid gzip body: {error}")
+        return None
+
+    def _reject_body(self, status: HTTPStatus, message: str) -> None:
+        code = "too large" if status is HTTPStatus.REQUEST_ENTITY_TOO_LARGE else "invalid"
+        logger.info("HTTP write from %s rejected with %d: %s", self.client_address[0], status, message)
+        # The connection may hold unread body bytes, so it is not reused.
+        self.close_connection = True
+        try:
+            self._send_json(status, {"code": code, "message": message}, {"Connection": "close"})
+        except OSError as error:
+            logger.info("HTTP %d response to %s not sent: %s", status, self.client_address[0], error)
 
     def _send(self, status: HTTPStatus) -> None:
         self.send_response(status)
@@ -202,11 +257,30 @@ class _RejectionLog:
             logger.debug("HTTP write from %s rejected: %s credentials", client, decision.value)
 
 
-def _gunzip(body: bytes) -> bytes:
-    """Decompress a gzip body, refusing to expand beyond MAX_BODY_BYTES (a gzip bomb)."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    data = decompressor.decompress(body, MAX_BODY_BYTES + 1)
-    if len(data) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
-        raise ValueError(f"decompressed body exceeds {MAX_BODY_BYTES} bytes")
-    return data
+class BodyTooLarge(Exception):
+    """A decompressed body longer than the limit."""
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress a gzip body of one or more members, never producing more than ``limit`` bytes.
+
+    Raises BodyTooLarge when the data would exceed ``limit`` (a gzip bomb
+    stops there), and zlib.error for data that is not gzip, is truncated or
+    fails its checksum.
+    """
+    parts: list[bytes] = []
+    size = 0
+    remaining = body
+    while True:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        part = decompressor.decompress(remaining, limit - size + 1)
+        size += len(part)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        if not decompressor.eof:
+            raise zlib.error("truncated gzip data")
+        parts.append(part)
+        remaining = decompressor.unused_data
+        if not remaining:
+            return b"".join(parts)
 

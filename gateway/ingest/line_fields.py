@@ -70,7 +70,7 @@ def _is_fast_key(key: str) -> bool:
     # A key with a backslash may end in an escape that the split has
     # ignored: the item "f\=1" splits into key "f\" and value "1", but
     # the reference parser reads one key "f=1" without a value.
-    return bool(key) and "\\" not in key and not _is_time(key)
+    return bool(key) and "\\" not in key and "\0" not in key and not _is_time(key)
 
 
 def _convert_by_key(raw_values: pa.StringArray, item_rows: pa.Int64Array, item_keys: pa.Int32Array, keys: list[str]

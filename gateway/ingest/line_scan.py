@@ -19,6 +19,11 @@ from gateway.ingest.line_syntax import _find_unescaped, _LineSyntaxError, _parse
 #: the same series again and again, so most keys of a payload are found here.
 SERIES_CACHE_SIZE = 16_384
 
+#: Longer series keys are parsed without the cache. Without this bound the
+#: cache could hold SERIES_CACHE_SIZE keys as long as the longest line
+#: accepted, gigabytes for keys of a few hundred kilobytes.
+SERIES_CACHE_MAX_KEY_CHARS = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class SeriesKey:
@@ -91,7 +96,6 @@ def _register(series_key: str, series: list[SeriesKey]) -> int:
     return len(series) - 1
 
 
-@functools.lru_cache(maxsize=SERIES_CACHE_SIZE)
 def parse_series_key(series_key: str) -> SeriesKey | None:
     """Parse a series key cut off at the second-to-last space of a line.
 
@@ -100,6 +104,17 @@ def parse_series_key(series_key: str) -> SeriesKey | None:
     and strips spaces, tabs and carriage returns around the line first, and
     it skips lines that start with ``#``.
     """
+    if len(series_key) > SERIES_CACHE_MAX_KEY_CHARS:
+        return _parse_series_key_uncached(series_key)
+    return _parse_series_key_cached(series_key)
+
+
+@functools.lru_cache(maxsize=SERIES_CACHE_SIZE)
+def _parse_series_key_cached(series_key: str) -> SeriesKey | None:
+    return _parse_series_key_uncached(series_key)
+
+
+def _parse_series_key_uncached(series_key: str) -> SeriesKey | None:
     if not series_key or series_key[0] in " \t\r#":
         return None
     if _find_unescaped(series_key, " ") >= 0 or _ends_with_escape(series_key):

@@ -14,6 +14,8 @@ Names and values follow the InfluxDB line protocol:
   ``F``, ``FALSE`` ...) or strings in double quotes.
 - In strings, ``\\"`` and ``\\\\`` are escapes. Commas, spaces, ``=`` and
   newlines stand for themselves.
+- Tag keys and field keys become column names, so a key with a NUL
+  character is rejected. The PostgreSQL protocol ends names at a NUL.
 - The timestamp is an integer in the precision of the request.
 - Sections are separated by one or more spaces. Spaces and tabs around a
   line are ignored.
@@ -145,12 +147,14 @@ class _Options:
     multiplier: int
     divisor: int
     default_time_us: int
+    #: Lines longer than this many UTF-8 bytes are rejected without being parsed; None for no limit.
+    max_line_bytes: int | None = None
 
 
 # ---------------------------------------------------------------- payload
 
 
-def _options(precision: str, default_time_ns: int | None) -> _Options:
+def _options(precision: str, default_time_ns: int | None, max_line_bytes: int | None = None) -> _Options:
     factors = _PRECISIONS.get(precision)
     if factors is None:
         known = ", ".join(_PRECISIONS)
@@ -162,7 +166,10 @@ def _options(precision: str, default_time_ns: int | None) -> _Options:
     if not MIN_TIME_US <= default_time_us <= MAX_TIME_US:
         raise ValueError(f"default time {default_time_ns} ns is outside the years 1 to 9999 UTC")
 
-    return _Options(precision, factors[0], factors[1], default_time_us)
+    if max_line_bytes is not None and max_line_bytes <= 0:
+        raise ValueError(f"maximum line length {max_line_bytes} is not a positive number of bytes")
+
+    return _Options(precision, factors[0], factors[1], default_time_us, max_line_bytes)
 
 
 def _decode(data: bytes | str) -> tuple[str, bool]:
@@ -209,8 +216,15 @@ class _PayloadParser:
         still open at a newline, the line is parsed again up to the first
         newline after the string's closing quote. A string that never closes
         is reported, and parsing resumes on the next line.
+
+        A line longer than ``max_line_bytes`` is rejected before it is
+        parsed, unless it is blank or a comment, which are skipped at any length.
         """
         end = _line_end(self.text, start)
+        if self._too_long(start, end, line_number):
+            # NOTE: a quoted string opened on a rejected long line is not followed
+            # onto the next lines, so those lines are parsed as lines of their own.
+            return end
         while True:
             line = self.text[start:end].removesuffix("\r")
             try:
@@ -221,6 +235,8 @@ class _PayloadParser:
                     self._reject(line_number, f'unterminated quoted string in field "{error.field_key}"', line)
                     return end
                 end = _line_end(self.text, tail.end())
+                if self._too_long(start, end, line_number):
+                    return end
                 continue
             except _LineSyntaxError as error:
                 self._reject(line_number, error.args[0], line)
@@ -229,6 +245,22 @@ class _PayloadParser:
             if point is not None:
                 self._accept(point, line)
             return end
+
+    def _too_long(self, start: int, end: int, line_number: int) -> bool:
+        """Reject the text from ``start`` to ``end`` and return True if it is a line over the length limit."""
+        limit = self.options.max_line_bytes
+        if limit is None:
+            return False
+        if end > start and self.text[end - 1] == "\r":
+            end -= 1  # The carriage return of a CRLF line end is not part of the line.
+        if not _longer_than(self.text, start, end, limit):
+            return False
+        line = self.text[start:end]
+        stripped = line.lstrip(" \t\r")
+        if not stripped or stripped[0] == "#":
+            return False
+        self._reject(line_number, f"line exceeds the maximum length of {limit} bytes", line)
+        return True
 
     def _accept(self, point: Point, line: str) -> None:
         if self.check_encoding and _has_bad_bytes(line):
@@ -242,6 +274,18 @@ class _PayloadParser:
             reason = _INVALID_UTF8
         error_line = line[:MAX_ERROR_LINE_CHARS].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         self.result.errors.append(LineError(line_number, reason, error_line))
+
+
+def _longer_than(text: str, start: int, end: int, limit: int) -> bool:
+    """Return whether ``text[start:end]`` is longer than ``limit`` bytes in UTF-8."""
+    characters = end - start
+    if characters > limit:
+        return True
+    # A character is at most 4 bytes, so most lines need no encoding. A lone
+    # surrogate counts 3 bytes, more than the one invalid byte it stands for.
+    if characters * 4 <= limit:
+        return False
+    return len(text[start:end].encode("utf-8", "surrogatepass")) > limit
 
 
 def _has_bad_bytes(line: str) -> bool:
@@ -393,7 +437,7 @@ def _well_formed_tags(line: str, start: int, end: int) -> dict[str, str] | None:
     pairs = _TAG_ITEM.findall(line, start, end)
     for raw_key, raw_value in pairs:
         key = _unescape(raw_key, ",= ")
-        if not key or not raw_value or _is_time(key):
+        if not key or not raw_value or _is_time(key) or "\0" in key:
             return None
         tags[key] = _unescape(raw_value, ",= ")
     return tags if len(tags) == len(pairs) else None
@@ -405,7 +449,7 @@ def _well_formed_fields(line: str, start: int, end: int) -> dict[str, FieldValue
     fields: dict[str, FieldValue] = {}
     for raw_key, quoted, raw in _FIELD_ITEM.findall(line, start, end):
         key = _unescape(raw_key, ",= ") if "\\" in raw_key else raw_key
-        if not key or key in fields or (len(key) == 4 and key.lower() == "time"):
+        if not key or key in fields or (len(key) == 4 and key.lower() == "time") or "\0" in key:
             return None
         if quoted:
             fields[key] = _unescape_string(quoted[1:-1])
@@ -503,6 +547,8 @@ def _parse_tag(text: str) -> tuple[str, str]:
         raise _LineSyntaxError(f'missing value for tag "{key}"')
     if _is_time(key):
         raise _LineSyntaxError(f'tag key "{key}" is reserved for the timestamp')
+    if "\0" in key:
+        raise _LineSyntaxError(f'tag key "{_shown(key)}" contains a NUL character, which column names cannot contain')
     return key, value
 
 
@@ -548,6 +594,14 @@ def _check_field_key(key: str, fields: dict[str, FieldValue]) -> None:
         raise _LineSyntaxError(f'duplicate field key "{key}"')
     if _is_time(key):
         raise _LineSyntaxError(f'field key "{key}" is reserved for the timestamp')
+    if "\0" in key:
+        raise _LineSyntaxError(f'field key "{_shown(key)}" contains a NUL character, which column names cannot '
+                               "contain")
+
+
+def _shown(key: str) -> str:
+    """Return ``key`` with each NUL character written as ``\\0``, for messages."""
+    return key.replace("\0", "\\0")
 
 
 def _field_value(match: re.Match[str], key: str) -> FieldValue:

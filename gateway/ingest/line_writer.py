@@ -30,23 +30,25 @@ class WriteReport:
 
 
 class LineProtocolWriter:
-    """Writes line-protocol requests into the store."""
+    """Writes line-protocol requests into the store.
 
-    def __init__(self, writer: ArrowWriter, on_write: Callable[[], None] | None = None) -> None:
+    ``max_line_bytes`` rejects longer lines as invalid lines; None sets no limit.
+    """
+
+    def __init__(self, writer: ArrowWriter, on_write: Callable[[], None] | None = None,
+                 max_line_bytes: int | None = None) -> None:
         self.writer = writer
         self.on_write = on_write or (lambda: None)
+        self.max_line_bytes = max_line_bytes
 
     def write(self, database: str, body: bytes, precision: str = "ns") -> WriteReport:
         """Store the valid lines of ``body`` in ``database``; raise InvalidName for a bad database name.
 
-        Raises ValueError for a body that is not UTF-8 or an unknown precision.
+        A line that is not valid UTF-8 is rejected like any other invalid
+        line. Raises ValueError for an unknown precision.
         """
         layout.validate_name(database, "database")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise ValueError(f"request body is not valid UTF-8 at byte {error.start}") from error
-        parsed = parse_batches(text, precision=precision)
+        parsed = parse_batches(body, precision=precision, max_line_bytes=self.max_line_bytes)
         batches, errors = _valid_names(parsed.batches)
         tables, conflicts = batches_to_tables(batches, lambda name: self._column_types(database, name))
         report = WriteReport(errors=[*parsed.errors, *errors, *conflicts])

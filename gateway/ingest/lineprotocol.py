@@ -35,6 +35,7 @@ from gateway.ingest.line_syntax import (  # noqa: F401
     UnsignedInt,
     _decode,
     _LineSyntaxError,
+    _longer_than,
     _OpenString,
     _Options,
     _options,
@@ -59,7 +60,8 @@ class BatchResult:
     errors: list[LineError] = field(default_factory=list)
 
 
-def parse_lines(data: bytes | str, *, precision: str = "ns", default_time_ns: int | None = None) -> ParseResult:
+def parse_lines(data: bytes | str, *, precision: str = "ns", default_time_ns: int | None = None,
+                max_line_bytes: int | None = None) -> ParseResult:
     """Parse a line-protocol payload into points and per-line errors.
 
     ``data`` is UTF-8 text, as bytes or str. A byte order mark at the start is
@@ -75,16 +77,18 @@ def parse_lines(data: bytes | str, *, precision: str = "ns", default_time_ns: in
     call when it is None. Every such line of one call gets the same time.
 
     Each bad line is rejected with a reason and never repaired. Reasons are
-    a missing measurement, tag key, tag value or field; a bad field value or
+    a line longer than ``max_line_bytes`` UTF-8 bytes (blank and comment
+    lines are skipped at any length); a missing measurement, tag key, tag
+    value or field; a bad field value or
     timestamp; a timestamp outside the years 1 to 9999 UTC; an unterminated
     string; a duplicate tag or field key (the last one does not win); a tag
     or field named ``time`` in any letter case; a key that is both a tag and
     a field; text after the timestamp; and invalid UTF-8 in a bytes payload.
 
-    Raises ValueError for an unknown precision or a ``default_time_ns``
-    outside the supported years.
+    Raises ValueError for an unknown precision, a ``default_time_ns``
+    outside the supported years or a ``max_line_bytes`` below 1.
     """
-    options = _options(precision, default_time_ns)
+    options = _options(precision, default_time_ns, max_line_bytes)
     text, check_encoding = _decode(data)
     lines = text.split("\n")
     if check_encoding or len(lines) < COLUMNAR_MIN_LINES:
@@ -97,14 +101,15 @@ def parse_lines(data: bytes | str, *, precision: str = "ns", default_time_ns: in
     return ParseResult(points, result.errors)
 
 
-def parse_batches(data: bytes | str, *, precision: str = "ns", default_time_ns: int | None = None) -> BatchResult:
+def parse_batches(data: bytes | str, *, precision: str = "ns", default_time_ns: int | None = None,
+                  max_line_bytes: int | None = None) -> BatchResult:
     """Parse a line-protocol payload into one batch per measurement and per-line errors.
 
     Accepts, rejects and converts exactly as ``parse_lines``, and raises the
     same errors. Turning batches into Arrow tables (``point_tables``) skips
     the Point object per line that ``parse_lines`` builds.
     """
-    options = _options(precision, default_time_ns)
+    options = _options(precision, default_time_ns, max_line_bytes)
     text, check_encoding = _decode(data)
     lines = text.split("\n")
     if check_encoding or len(lines) < COLUMNAR_MIN_LINES:
@@ -138,6 +143,8 @@ def _parse_columns(text: str, lines: list[str], options: _Options) -> BatchResul
     """Parse the lines of ``text`` in columns, and those the columns leave out with the reference parser."""
     # The reference parser drops one carriage return before each newline.
     scannable = [line.removesuffix("\r") for line in lines] if "\r" in text else lines
+    if options.max_line_bytes is not None:
+        scannable = _without_long_lines(scannable, options.max_line_bytes)
     # The empty text after a final newline is no line.
     scanned = scan_lines(scannable[:-1] if text.endswith("\n") else scannable)
     try:
@@ -161,6 +168,23 @@ def _parse_columns(text: str, lines: list[str], options: _Options) -> BatchResul
             batch = batches[point.measurement] = points_batch(point.measurement, [])
         batch.points.append(point)
     return BatchResult(_in_line_order(batches), reference.result.errors)
+
+
+def _without_long_lines(lines: list[str], limit: int) -> list[str]:
+    """Return ``lines`` with each line over ``limit`` UTF-8 bytes replaced by an empty one.
+
+    The scan leaves empty lines out, so the reference parser rejects the
+    long lines, and the series-key cache never holds their text.
+    """
+    # A character is at most 4 bytes, so only longer lines are measured.
+    candidates = [index for index, line in enumerate(lines) if len(line) * 4 > limit]
+    long_lines = [index for index in candidates if _longer_than(lines[index], 0, len(lines[index]), limit)]
+    if not long_lines:
+        return lines
+    lines = list(lines)
+    for index in long_lines:
+        lines[index] = ""
+    return lines
 
 
 @dataclass(slots=True)
