@@ -2,14 +2,17 @@
 
 Extensions load from the files shipped in the ``duckdb_extension_httpfs``
 and ``duckdb_extension_azure`` packages, so nothing is downloaded. After
-set-up, external access is limited to the storage root and the
-configuration is locked: no client statement can read or write elsewhere,
-ATTACH, INSTALL, LOAD or change a setting.
+set-up, external access is limited to the storage root (and DuckDB's own
+private spill directory) and the configuration is locked: no client
+statement can read or write elsewhere, ATTACH, INSTALL, LOAD or change a
+setting.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -38,6 +41,10 @@ class Engine:
         self.backend = backend
         self._lock = threading.Lock()
         self._secret_statements = secret_statements or (lambda: [])
+        # DuckDB adds its temp_directory to allowed_directories. The default is
+        # ``.tmp`` in the working directory, which may hold other files, so
+        # spill files go to a new private directory under TMPDIR instead.
+        self.temp_directory = tempfile.mkdtemp(prefix="lakegate-duckdb-")
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         self.connection = duckdb.connect(":memory:", config=config)
         self._set_up(memory_limit, threads)
@@ -52,6 +59,7 @@ class Engine:
         # PostgreSQL divides integers by integers without a fraction (7 / 2 = 3).
         con.execute("SET GLOBAL integer_division = true")
         con.execute("SET parquet_metadata_cache = true")
+        con.execute(f"SET temp_directory = {quote_literal(self.temp_directory)}")
         if memory_limit:
             con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
         if threads:
@@ -82,3 +90,4 @@ class Engine:
 
     def close(self) -> None:
         self.connection.close()
+        shutil.rmtree(self.temp_directory, ignore_errors=True)

@@ -22,6 +22,7 @@ from gateway.errors import (
     InvalidCatalogName,
     InvalidName,
     NotNullViolation,
+    ProgramLimitExceeded,
     SqlSyntaxError,
     UndefinedTable,
 )
@@ -54,20 +55,24 @@ _MAX_COLUMN_NAME = 255
 
 def insert(
     tree: exp.Insert, columns_of: ColumnSource, database: str, runner: QueryRunner, write: TableWriter,
-    *, cache: RenderCache | None = None, statement: str = "",
+    *, cache: RenderCache | None = None, statement: str = "", max_rows: int | None = None,
 ) -> Result:
     """Insert the rows of an INSERT statement and return ``INSERT 0 n``.
 
     A statement whose VALUES hold only literals, parameters and casts is
     rendered once per session and ``cache``d under its text, so a
     parameterised INSERT run many times (executemany, JDBC batches) skips
-    the SQL rewrite after the first row.
+    the SQL rewrite after the first row. A statement with more than
+    ``max_rows`` rows raises ProgramLimitExceeded (54000) before anything is
+    written; DuckDB stops an INSERT ... SELECT after ``max_rows + 1`` rows.
     """
     target_db, name, column_names = _target(tree, database)
     existing = columns_of(target_db, name)
     source = tree.expression
     if source is None:
         raise SqlSyntaxError("INSERT needs VALUES or a SELECT")
+    if max_rows is not None and isinstance(source, exp.Values):
+        check_row_count(len(source.expressions), max_rows)
     if tree.args.get("returning") or tree.args.get("conflict"):
         raise FeatureNotSupported("INSERT ... RETURNING and ON CONFLICT are not supported")
 
@@ -95,7 +100,12 @@ def insert(
             if len(cache) >= _RENDER_CACHE_SIZE:
                 cache.pop(next(iter(cache)))
             cache[key] = sql
+    # VALUES rows were counted above; a SELECT is cut off one row past the limit, so it is never read whole.
+    if max_rows is not None and not isinstance(source, exp.Values):
+        sql = f"SELECT * FROM ({sql}) AS __limited LIMIT {max_rows + 1}"
     rows = runner.run(sql)
+    if max_rows is not None and rows.num_rows > max_rows:
+        raise row_limit_error(f"INSERT ... SELECT returns more than {max_rows} rows", max_rows)
     table = storage_table(rows, existing, name)
     write(target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")
@@ -149,9 +159,29 @@ def _checked_column_name(name: str) -> str:
     return name
 
 
+def check_row_count(rows: int, max_rows: int) -> None:
+    """Raise ProgramLimitExceeded (54000) if an INSERT of ``rows`` rows exceeds ``max_rows``."""
+    if rows > max_rows:
+        raise row_limit_error(f"INSERT has {rows} rows", max_rows)
+
+
+def row_limit_error(row_count: str, max_rows: int) -> ProgramLimitExceeded:
+    """Return the error of an INSERT over --insert-max-rows, whose ``row_count`` starts the message."""
+    return ProgramLimitExceeded(
+        f"{row_count}, more than --insert-max-rows allows ({max_rows})",
+        hint="split the rows over several INSERT statements, load them with COPY ... FROM STDIN, "
+        "or restart the gateway with a higher --insert-max-rows",
+    )
+
+
 def insert_literal_rows(statement: LiteralInsert, columns_of: ColumnSource, database: str,
-                        write: TableWriter) -> Result | None:
-    """Insert a literal-only multi-row INSERT without sqlglot or DuckDB; None sends it the general way."""
+                        write: TableWriter, *, max_rows: int | None = None) -> Result | None:
+    """Insert a literal-only multi-row INSERT without sqlglot or DuckDB; None sends it the general way.
+
+    More than ``max_rows`` rows raise ProgramLimitExceeded (54000) before any row is converted.
+    """
+    if max_rows is not None:
+        check_row_count(len(statement.rows), max_rows)
     table = literal_table(statement)
     if table is None:
         return None
