@@ -338,6 +338,8 @@ class Session:
             return self.cursors.fetch(words)
         if first == "CLOSE":
             return self.cursors.close(words)
+        if first == "DISCARD" and (len(words) == 1 or words[1].upper == "ALL"):
+            return Result(tag="DISCARD ALL", parameter_status=self.settings.reset_all())
         if first in _CHATTER_TAGS:
             return Result(tag=_CHATTER_TAGS[first](words))
         family = job_statements.statement_family(words)

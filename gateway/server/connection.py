@@ -441,15 +441,18 @@ class Connection(BuenaVistaHandler):
         statement = self._statement(bind.statement)
         self._infer_parameter_oids(statement)
         formats = msg.formats_for(bind.parameter_formats, len(bind.values))
-        if len(bind.values) != statement.prepared.parameter_count:
+        # Parse may declare more parameter types than the statement uses, as PostgreSQL allows: Bind
+        # must then supply every declared one, and only those the statement uses reach DuckDB.
+        if len(bind.values) != len(statement.parameter_oids):
             raise ProtocolViolation(
                 f"bind message supplies {len(bind.values)} parameters, but prepared statement "
-                f'"{bind.statement}" requires {statement.prepared.parameter_count}'
+                f'"{bind.statement}" requires {len(statement.parameter_oids)}'
             )
         params = [decode(value, oid, code)
                   for value, oid, code in zip(bind.values, statement.parameter_oids, formats, strict=True)]
         self._drop_portal(bind.portal)
-        self.portals[bind.portal] = Portal(statement, params, bind.result_formats)
+        used = params[:statement.prepared.parameter_count]
+        self.portals[bind.portal] = Portal(statement, used, bind.result_formats)
         self.out.send(msg.bind_complete())
 
     def _describe(self, payload: bytes) -> None:
@@ -493,7 +496,7 @@ class Connection(BuenaVistaHandler):
             return
         assert self.session is not None
         inferred = self.session.parameter_types(statement.prepared)
-        for index, oid in enumerate(statement.parameter_oids):
+        for index, oid in enumerate(statement.parameter_oids[:len(inferred)]):
             kind = pg_type_of_duckdb(inferred[index]) if oid == 0 else None
             if kind is not None:
                 statement.parameter_oids[index] = kind.oid

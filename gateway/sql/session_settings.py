@@ -91,6 +91,8 @@ class SessionSettings:
             "idle_session_timeout": idle_session_timeout,
             "server_version_num": "150000",
         }
+        #: What RESET returns a setting to.
+        self.defaults = dict(self.values)
 
     # Parameters reported to the client at start-up, in PostgreSQL's spelling.
     REPORTED = {
@@ -123,10 +125,7 @@ class SessionSettings:
         """Run ``SET [SESSION | LOCAL] name {TO | =} value`` or ``RESET name``; returns tag SET or RESET."""
         parts = [word for word in words[1:] if word.upper not in ("SESSION", "LOCAL")]
         if words[0].upper == "RESET":
-            if parts and parts[0].text.lower() in LOCKED_SETTINGS:
-                raise InsufficientPrivilege(f'setting "{parts[0].text.lower()}" is locked',
-                                            hint="the gateway sets it at start-up")
-            return Result(tag="RESET")
+            return self._reset(parts)
         if len(parts) >= 2 and parts[0].upper == "TIME" and parts[1].upper == "ZONE":
             parts = [Word("timezone", "TIMEZONE", False, 0), Word("=", "=", False, 0), *parts[2:]]
         if len(parts) < 3 or parts[1].text.upper() not in ("TO", "="):
@@ -145,6 +144,34 @@ class SessionSettings:
         self.values[name] = value
         reported = self.REPORTED.get(name)
         return Result(tag="SET", parameter_status={reported: value} if reported else {})
+
+    def _reset(self, parts: list[Word]) -> Result:
+        """Return one setting, or every one (RESET ALL), to its value at connection start.
+
+        Names this gateway does not keep (RESET SESSION AUTHORIZATION, a
+        DuckDB-only setting) are accepted and change nothing.
+        """
+        name = "_".join(word.text.lower() for word in parts)
+        if name == "time_zone":
+            name = "timezone"
+        if name in LOCKED_SETTINGS:
+            raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
+        names = list(self.defaults) if name == "all" else [name] if name in self.defaults else []
+        return Result(tag="RESET", parameter_status=self._restore(names))
+
+    def reset_all(self) -> dict[str, str]:
+        """Return every setting to its value at connection start; return the changed reported ones."""
+        return self._restore(list(self.defaults))
+
+    def _restore(self, names: list[str]) -> dict[str, str]:
+        changed = {}
+        for key in names:
+            if self.values[key] != self.defaults[key]:
+                self.values[key] = self.defaults[key]
+                reported = self.REPORTED.get(key)
+                if reported:
+                    changed[reported] = self.defaults[key]
+        return changed
 
     def statement_timeout_seconds(self) -> float:
         """Return statement_timeout in seconds (0 means none); a bare number is milliseconds."""

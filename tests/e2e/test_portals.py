@@ -27,11 +27,17 @@ class Frontend:
     def send(self, kind: bytes, payload: bytes = b"") -> None:
         self.sock.sendall(kind + struct.pack("!i", 4 + len(payload)) + payload)
 
-    def parse(self, statement: str, query: str) -> None:
-        self.send(b"P", statement.encode() + b"\0" + query.encode() + b"\0" + struct.pack("!h", 0))
+    def parse(self, statement: str, query: str, oids: tuple[int, ...] = ()) -> None:
+        types = struct.pack(f"!h{len(oids)}i", len(oids), *oids)
+        self.send(b"P", statement.encode() + b"\0" + query.encode() + b"\0" + types)
 
-    def bind(self, portal: str, statement: str) -> None:
-        self.send(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hhh", 0, 0, 0))
+    def bind(self, portal: str, statement: str, values: tuple[bytes, ...] = ()) -> None:
+        encoded = b"".join(struct.pack("!i", len(value)) + value for value in values)
+        self.send(b"B", portal.encode() + b"\0" + statement.encode() + b"\0" + struct.pack("!hh", 0, len(values))
+                  + encoded + struct.pack("!h", 0))
+
+    def describe_statement(self, statement: str) -> None:
+        self.send(b"D", b"S" + statement.encode() + b"\0")
 
     def describe_portal(self, portal: str) -> None:
         self.send(b"D", b"P" + portal.encode() + b"\0")
@@ -144,3 +150,23 @@ def test_describe_error_skips_to_sync(frontend: Frontend) -> None:
     fields = dict((item[:1], item[1:]) for item in replies[2][1].split(b"\0") if item)
     assert fields[b"C"] == b"3D000"  # no database "tester" exists in the new store
     assert data_values(frontend.query("SELECT 1")) == [1]
+
+
+def test_extra_declared_parameter_types(frontend: Frontend) -> None:
+    frontend.parse("sum", "SELECT $1::int + 1", (23, 25))
+    frontend.describe_statement("sum")
+    frontend.bind("", "sum", (b"41", b"unused"))
+    frontend.execute("", 0)
+    frontend.sync()
+    replies = frontend.replies()
+    assert kinds(replies) == [b"1", b"t", b"T", b"2", b"C", b"Z"]
+    description = dict(replies)[b"t"]
+    assert struct.unpack("!hii", description) == (2, 23, 25)
+    assert data_values(replies) == [42]
+
+    frontend.bind("", "sum", (b"41",))
+    frontend.sync()
+    replies = frontend.replies()
+    assert kinds(replies) == [b"E", b"Z"]
+    fields = dict((item[:1], item[1:]) for item in replies[0][1].split(b"\0") if item)
+    assert fields[b"C"] == b"08P01"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.gateway_process import GatewayProcess
+from tests.e2e.gateway_process import GatewayProcess, start_gateway
+from tests.emulators import StorageTarget
 
 LONG_QUERY = "SELECT count(*) FROM range(10000000000) a, range(1000) b"
 
@@ -44,6 +46,9 @@ def test_set_show_reset(local_gateway: GatewayProcess) -> None:
         assert connection.execute("SHOW standard_conforming_strings").fetchone() == ("on",)
         assert connection.execute("SHOW server_version").fetchone()[0].startswith("15.")
         assert connection.execute("RESET ALL").statusmessage == "RESET"
+        assert connection.execute("SHOW application_name").fetchone() == ("",)
+        assert connection.info.parameter_status("application_name") == ""
+        assert connection.execute("SHOW extra_float_digits").fetchone() == ("1",)
         with pytest.raises(psycopg.errors.UndefinedObject):
             connection.execute("SHOW no_such_setting")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -80,6 +85,28 @@ def test_pool_reset_statements(local_gateway: GatewayProcess) -> None:
         assert connection.execute("CLOSE ALL").statusmessage == "CLOSE CURSOR ALL"
         assert connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE").statusmessage == "SET"
         assert connection.execute("SELECT pg_advisory_unlock_all()").fetchone() == (None,)
+
+
+def test_reset_returns_start_values(tmp_path: Path, local_storage_url: StorageTarget) -> None:
+    gateway = start_gateway(local_storage_url.settings, tmp_path / "gateway.log", "--statement-timeout", "5s")
+    try:
+        with psycopg.connect(f"{gateway.dsn} dbname=telemetry", autocommit=True) as connection:
+            connection.execute("SET statement_timeout = '100ms'")
+            connection.execute("SET TIME ZONE 'Europe/Berlin'")
+            assert connection.execute("RESET statement_timeout").statusmessage == "RESET"
+            assert connection.execute("SHOW statement_timeout").fetchone() == ("5000ms",)
+            assert connection.execute("SHOW TimeZone").fetchone() == ("Europe/Berlin",)
+            connection.execute("RESET TIME ZONE")
+            assert connection.execute("SHOW TimeZone").fetchone() == ("UTC",)
+            assert connection.info.parameter_status("TimeZone") == "UTC"
+            connection.execute("SET application_name = 'pool'")
+            assert connection.execute("DISCARD ALL").statusmessage == "DISCARD ALL"
+            assert connection.execute("SHOW application_name").fetchone() == ("",)
+            assert connection.execute("RESET SESSION AUTHORIZATION").statusmessage == "RESET"
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                connection.execute("RESET enable_external_access")
+    finally:
+        gateway.stop()
 
 
 def test_time_zone_shapes_timestamptz_text(local_gateway: GatewayProcess) -> None:
