@@ -7,8 +7,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from gateway.config import Settings
 from tests.emulators import free_port
@@ -84,3 +87,13 @@ def start_gateway(settings: Settings, log_path: Path, *extra: str) -> GatewayPro
             time.sleep(0.2)
     gateway.stop()
     raise RuntimeError(f"lakegate serve did not listen within {START_TIMEOUT} s:\n{gateway.log()}")
+
+
+def store_gateway(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Iterator[GatewayProcess]:
+    """Run one gateway with ``flags`` on a fresh local store in a new temporary directory named ``name``."""
+    directory = tmp_path_factory.mktemp(name)
+    root = directory / "store"
+    root.mkdir()
+    process = start_gateway(Settings(storage_url=str(root)), directory / "gateway.log", *flags)
+    yield process
+    process.stop()

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Settings
-from tests.e2e.gateway_process import GatewayProcess, start_gateway
+from tests.e2e.gateway_process import GatewayProcess, start_gateway, store_gateway
 from tests.emulators import StorageTarget
 
 
@@ -30,9 +29,4 @@ def gateway_launcher(local_storage_url: StorageTarget, tmp_path: Path) -> Iterat
 @pytest.fixture(scope="module")
 def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One gateway on a fresh local store, shared by the tests of a module (hypothesis examples included)."""
-    directory = tmp_path_factory.mktemp("module-gateway")
-    root = directory / "store"
-    root.mkdir()
-    process = start_gateway(Settings(storage_url=str(root)), directory / "gateway.log")
-    yield process
-    process.stop()
+    yield from store_gateway(tmp_path_factory, "module-gateway")

@@ -12,8 +12,7 @@ import psycopg
 import pytest
 
 from gateway.cli import build_parser
-from gateway.config import Settings
-from tests.e2e.gateway_process import GatewayProcess, start_gateway
+from tests.e2e.gateway_process import GatewayProcess, store_gateway
 
 MAX_BODY = 65_536
 MAX_LINE = 1_024
@@ -23,13 +22,8 @@ REPLY_TIMEOUT = 60.0
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     """One gateway with small limits; each test writes to a database of its own."""
-    root = tmp_path_factory.mktemp("http-limits")
-    store = root / "store"
-    store.mkdir()
-    process = start_gateway(Settings(storage_url=str(store)), root / "gateway.log",
-                            "--http-max-body", str(MAX_BODY), "--http-max-line", str(MAX_LINE))
-    yield process
-    process.stop()
+    yield from store_gateway(tmp_path_factory, "http-limits", "--http-max-body", str(MAX_BODY),
+                             "--http-max-line", str(MAX_LINE))
 
 
 @pytest.fixture(autouse=True)

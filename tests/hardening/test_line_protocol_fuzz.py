@@ -32,11 +32,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gateway.config import Settings
 from gateway.ingest import line_scan
 from gateway.ingest.line_batches import batch_points
 from gateway.ingest.lineprotocol import Point, UnsignedInt, _options, _PayloadParser, parse_batches, parse_lines
-from tests.e2e.gateway_process import GatewayProcess, start_gateway
+from tests.e2e.gateway_process import GatewayProcess, store_gateway
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_LINE = 4096
@@ -316,13 +315,11 @@ def test_long_series_keys_stay_out_of_cache() -> None:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    root = tmp_path_factory.mktemp("line-protocol-fuzz")
-    store = root / "store"
-    store.mkdir()
-    process = start_gateway(Settings(storage_url=str(store)), root / "gateway.log",
-                            "--http-max-body", str(MAX_BODY), "--http-max-line", str(MAX_LINE))
+    running = store_gateway(tmp_path_factory, "line-protocol-fuzz", "--http-max-body", str(MAX_BODY),
+                            "--http-max-line", str(MAX_LINE))
+    process = next(running)
     yield process
-    process.stop()
+    next(running, None)  # stops the gateway
     assert "Traceback" not in process.log()
 
 
