@@ -59,6 +59,8 @@ class IngestSummary:
     rows: int = 0
     files_written: int = 0
     rejected: list[str] = field(default_factory=list)
+    #: Measurements that CSV and Parquet files went into (line protocol names its own in each line).
+    table_measurements: set[str] = field(default_factory=set)
 
 
 def ingest_files(runtime: Runtime, paths: Iterable[Path], database: str, *, measurement: str | None = None,
@@ -218,6 +220,7 @@ def _ingest_table(runtime: Runtime, path: Path, database: str, measurement: str,
     existing = [Column(name, kind) for name, kind in runtime.stored_columns(database, measurement).items()]
     stored = storage_table(table, existing, measurement)
     summary.rows += runtime.writer.write_table(database, measurement, stored)
+    summary.table_measurements.add(measurement)
 
 
 def _parse_times(values: pa.ChunkedArray, path: Path) -> pa.Array:

@@ -8,7 +8,7 @@ import logging
 import signal
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -73,24 +73,29 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-connections", type=_positive_int, default=Settings.max_connections, metavar="N",
                         help="client sessions served at once; one more gets SQLSTATE 53300 and is closed "
                         f"(default {Settings.max_connections})")
-    parser.add_argument("--statement-timeout", type=_timeout_ms, default=Settings.statement_timeout_ms,
+    parser.add_argument("--statement-timeout", type=_timeout_ms("statement_timeout"), default=Settings.statement_timeout_ms,
                         metavar="DURATION",
                         help="default statement_timeout of each session, such as 500ms, 30s or 5min (a bare number "
                         "is milliseconds): a statement running longer fails with SQLSTATE 57014; sessions may SET "
                         "another value (default 0, no timeout)")
-    parser.add_argument("--idle-session-timeout", type=_timeout_ms, default=Settings.idle_session_timeout_ms,
+    parser.add_argument("--idle-session-timeout", type=_timeout_ms("idle_session_timeout"), default=Settings.idle_session_timeout_ms,
                         metavar="DURATION",
                         help="default idle_session_timeout of each session, in the same units: a session idle "
                         "outside a transaction for longer is closed with SQLSTATE 57P05; sessions may SET another "
                         "value (default 0, no timeout)")
 
 
-def _timeout_ms(text: str) -> int:
-    try:
-        return round(parse_duration_ms(text, "timeout"))
-    except GatewayError as error:
-        hint = f"; {error.hint}" if error.hint else ""
-        raise argparse.ArgumentTypeError(f"{error.message}{hint}") from None
+def _timeout_ms(setting: str) -> Callable[[str], int]:
+    """Return the argument parser of a timeout flag, whose errors name the session ``setting`` it sets."""
+
+    def parse(text: str) -> int:
+        try:
+            return round(parse_duration_ms(text, setting))
+        except GatewayError as error:
+            hint = f"; {error.hint}" if error.hint else ""
+            raise argparse.ArgumentTypeError(f"{error.message}{hint}") from None
+
+    return parse
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,14 +157,20 @@ def _add_writer_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds such as 1 or 0.5, got {text}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text}")
     return value
@@ -183,11 +194,6 @@ def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--azure-endpoint", help="Azure blob endpoint URL, for Azurite or sovereign clouds")
     parser.add_argument("--azure-auth", choices=["auto", "managed-identity"], default="auto",
                         help="Azure credentials: from AZURE_STORAGE_* variables (auto) or managed identity")
-    parser.add_argument("--listing-cache-ttl", type=_seconds, default=Settings.listing_cache_ttl, metavar="SECONDS",
-                        help="how long queries reuse a listing of an S3 or Azure store, so objects written by "
-                        "another gateway appear within that time; this gateway's own writes are seen at once, "
-                        "and 0 lists on every query. A local store's listings are checked against directory "
-                        f"times instead (default {Settings.listing_cache_ttl:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_security_arguments(serve)
     _add_writer_arguments(serve)
     _add_store_arguments(serve)
+    serve.add_argument("--listing-cache-ttl", type=_seconds, default=Settings.listing_cache_ttl, metavar="SECONDS",
+                       help="how long queries reuse a listing of an S3 or Azure store, so objects written by "
+                       "another gateway appear within that time; this gateway's own writes are seen at once, "
+                       "and 0 lists on every query. A local store's listings are checked against directory "
+                       f"times instead (default {Settings.listing_cache_ttl:g})")
     _add_job_arguments(serve)
     demo = commands.add_parser("demo", help="load the demo database into a local store and serve it")
     demo.add_argument("--data", default="./data", help="local store directory (default ./data)")
@@ -221,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--db", required=True, help="database to import into")
     ingest.add_argument("--measurement", help="measurement of CSV and Parquet files (default: the file's stem)")
     ingest.add_argument("--storage", default="./data", help="storage URL (default ./data)")
-    ingest.add_argument("--precision", default="ns", help="timestamp precision of .lp files: ns, us, ms or s")
+    ingest.add_argument("--precision", default="ns",
+                        help="timestamp precision of .lp files: ns, us, ms or s (default ns)")
     ingest.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level (default WARNING)")
     _add_store_arguments(ingest)
@@ -392,7 +404,11 @@ def ingest(args: argparse.Namespace) -> int:
         runtime.close()
     for rejected in summary.rejected[:100]:
         print(f"rejected: {rejected}", file=sys.stderr)
-    print(f"ingested {summary.rows} rows into database {args.db}: {summary.files_written} Parquet files written, "
+    target = f"database {args.db}"
+    if summary.table_measurements:
+        names = ", ".join(sorted(summary.table_measurements))
+        target += f" (measurement{'s' if len(summary.table_measurements) > 1 else ''} {names})"
+    print(f"ingested {summary.rows} rows into {target}: {summary.files_written} Parquet files written, "
           f"{len(summary.rejected)} lines rejected")
     return 1 if summary.rejected else 0
 

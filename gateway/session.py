@@ -55,7 +55,7 @@ from gateway.sql.parameter_types import infer_parameter_types, typed_parameters
 from gateway.sql.plan_cache import CachedPlan, current_scans
 from gateway.sql.results import Result, table_result, text_table
 from gateway.sql.rewrite import QueryRewriter, ScanPlan
-from gateway.sql.session_settings import SessionSettings
+from gateway.sql.session_settings import SessionSettings, format_duration_ms
 from gateway.storage import layout
 
 logger = logging.getLogger(__name__)
@@ -163,9 +163,18 @@ class Session:
         if prepared.tree is None or prepared.parameter_count == 0:
             return [None] * prepared.parameter_count
         self._streams.detach_all()
+        insert_types: dict[str, str] | None = None
+
+        def insert_column_type(name: str) -> str | None:
+            # The measurement is resolved and listed once for all parameters of the INSERT.
+            nonlocal insert_types
+            if insert_types is None:
+                insert_types = self._insert_column_types(prepared.tree)
+            return insert_types.get(name.lower())
+
         try:
             return infer_parameter_types(prepared.tree, prepared.parameter_count, self._expression_type,
-                                         lambda name: self._insert_column_type(prepared.tree, name))
+                                         insert_column_type)
         except GatewayError:
             return [None] * prepared.parameter_count
 
@@ -184,16 +193,20 @@ class Session:
             return None
         return None if row is None else str(row[1])
 
-    def _insert_column_type(self, tree: exp.Expression | None, name: str) -> str | None:
+    def _insert_column_types(self, tree: exp.Expression | None) -> dict[str, str]:
+        """Return the stored type of each column of an INSERT's measurement, by lowercase name."""
         if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema):
-            return None
+            return {}
         target = tree.this.this
         try:
             stored = self.measurements.resolve(target.db or self.database, target.name)
             columns = self.measurements.columns(target.db or self.database, stored)
         except GatewayError:
-            return None
-        return next((column.type for column in columns if column.name.lower() == name.lower()), None)
+            return {}
+        types: dict[str, str] = {}
+        for column in columns:
+            types.setdefault(column.name.lower(), column.type)
+        return types
 
     def describe(self, prepared: Prepared) -> pa.Schema | None:
         """Return the result schema of a statement without running it, or None if it returns no rows."""
@@ -376,13 +389,28 @@ class Session:
         key = None if text is None else self._plan_key(text, parameter_types)
         cached = None if key is None else self._cached_plan(key)
         if cached is None:
-            tree = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
-            sql, plan = self._rewrite(tree, params, private=True, plan_key=key)
+            sql, plan = self._rewrite(typed_parameters(name_result_columns(tree.copy()), parameter_types or []),
+                                      params, private=True, plan_key=key)
         else:
             sql, plan = cached
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
-        self.cursor.execute(sql, params or None)
+        try:
+            self.cursor.execute(sql, params or None)
+        except duckdb.IOException as error:
+            if not _names_missing_file(error):
+                raise
+            # A file listed for this query was removed before DuckDB opened it: a DELETE, retention
+            # run or another gateway removed it just now. List afresh and run the query once more.
+            logger.info("session %d: a listed file was removed before the query read it; listing again",
+                        self.id)
+            self.measurements.forget_listings()
+            if key is not None:
+                self.runtime.plans.discard(key)
+            sql, plan = self._rewrite(typed_parameters(name_result_columns(tree.copy()), parameter_types or []),
+                                      params, private=True, plan_key=key)
+            self.last_plan = plan
+            self.cursor.execute(sql, params or None)
         types = _duckdb_type_names(self.cursor)
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
         schema = _with_type_names(reader.schema, types)
@@ -704,6 +732,16 @@ def _command_parameter_count(words: list[parse.Word]) -> int:
     return max(indexes, default=0)
 
 
+def _names_missing_file(error: duckdb.IOException) -> bool:
+    """Tell whether DuckDB failed because a file named in the query does not exist (any more).
+
+    DuckDB 1.5.5 reports a missing local file while binding the query, and
+    a missing S3 or Azure object as an HTTP 404 when it first reads it.
+    """
+    text = str(error)
+    return "No files found that match the pattern" in text or "HTTP 404" in text
+
+
 def _fresh(prepared: Prepared) -> Prepared:
     """Return a copy of a kept statement for one use; the copies share its syntax tree, which nothing changes."""
     return replace(prepared, parameter_types=[])
@@ -721,8 +759,8 @@ def _parameter_count(tree: exp.Expression) -> int:
 
 
 def _setting_ms(milliseconds: int) -> str:
-    """Spell a timeout default as SHOW reports it: ``0`` when off, else milliseconds with the unit."""
-    return f"{milliseconds}ms" if milliseconds else "0"
+    """Spell a timeout default as SHOW reports it, as PostgreSQL does (``0``, ``5s``, ``1500ms``)."""
+    return format_duration_ms(milliseconds)
 
 
 def _server_version() -> str:

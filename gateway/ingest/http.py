@@ -83,6 +83,9 @@ class WriteHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NO_CONTENT)
         elif path == "/health":
             self._send_json(HTTPStatus.OK, {"name": "lakegate", "status": "pass", "version": __version__})
+        elif path in ("/write", "/api/v2/write"):
+            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED,
+                            {"code": "method not allowed", "message": f"{path} accepts POST only"})
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"code": "not found", "message": f"no route {path}"})
 
@@ -97,6 +100,11 @@ class WriteHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.NOT_FOUND, {"code": "not found", "message": f"no route {url.path}"})
             return
         if not self._authorized(query, v1=url.path == "/write"):
+            return
+        if not database:
+            parameter = "db" if url.path == "/write" else "bucket"
+            self._send_json(HTTPStatus.BAD_REQUEST, {"code": "invalid",
+                                                     "message": f"missing database: add ?{parameter}=NAME to the URL"})
             return
         body = self._body()
         if body is None:

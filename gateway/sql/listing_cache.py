@@ -66,6 +66,11 @@ class ListingCache:
         """Return the subdirectory names of ``prefix``, from the cache or from ``load``."""
         return self._get(("directories", prefix), load, lambda: [prefix])
 
+    def clear(self) -> None:
+        """Drop every kept listing."""
+        with self._lock:
+            self._entries.clear()
+
     def _get(self, key: tuple[str, str], load: Callable[[], Value], walked: Callable[[], list[str]]) -> Value:
         changes = self._changes()
         with self._lock:

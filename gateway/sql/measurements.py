@@ -158,6 +158,10 @@ class Measurements:
         older = [info for info in superseded if layout.file_version(info.path)[0] in chosen_bases]
         return MeasurementFiles(database, measurement, chosen, len(every), superseded=older, listed=every)
 
+    def forget_listings(self) -> None:
+        """Drop every listing kept for queries, so the next query lists the store afresh."""
+        self._listings.clear()
+
     def _snapshot(self, database: str, measurement: str) -> BufferedRows:
         if self.buffered is None:
             return BufferedRows((), frozenset())

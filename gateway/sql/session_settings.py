@@ -50,6 +50,17 @@ def parse_duration_ms(text: str, name: str = "statement_timeout") -> float:
     return milliseconds
 
 
+def format_duration_ms(milliseconds: float) -> str:
+    """Spell a timeout as PostgreSQL's SHOW does: ``0``, else in the largest unit that divides it (``90s``)."""
+    whole = round(milliseconds)
+    if whole == 0:
+        return "0"
+    for unit, size in sorted(_UNITS_MS.items(), key=lambda item: -item[1]):
+        if whole % size == 0:
+            return f"{whole // size}{unit}"
+    return f"{whole}ms"
+
+
 def _time_zone(value: str) -> str:
     """Validate a TimeZone setting; LOCAL and DEFAULT mean UTC, the gateway's zone."""
     if value.upper() in ("LOCAL", "DEFAULT"):
@@ -133,14 +144,17 @@ class SessionSettings:
                 return Result(tag="SET")
             raise SqlSyntaxError("syntax error in SET statement", hint="SET name TO value")
         name = parts[0].text.lower()
+        timeout = None
         if name in TIMEOUT_SETTINGS:
-            parse_duration_ms(" ".join(word.text for word in parts[2:]), name)
+            timeout = parse_duration_ms(" ".join(word.text for word in parts[2:]), name)
         if name in LOCKED_SETTINGS:
             raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
         value = " ".join(word.text for word in parts[2:] if word.text != ",")
         value = value.strip("'")
         if name == "timezone":
             value = _time_zone(value)
+        if timeout is not None:
+            value = format_duration_ms(timeout)
         self.values[name] = value
         reported = self.REPORTED.get(name)
         return Result(tag="SET", parameter_status={reported: value} if reported else {})

@@ -40,7 +40,7 @@ def test_ingest_files_then_query(local_storage_url: StorageTarget, tmp_path: Pat
     result = _ingest(local_storage_url.url, str(SHARED_DATA / "noaa-ndbc-latest-observations.lp"),
                      str(SHARED_DATA / "bitcoin-currentprice.lp"), str(csv), str(parquet), "--db", "imported")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ingested 803 rows into database imported:")
+    assert result.stdout.startswith("ingested 803 rows into database imported (measurements readings, temps):")
 
     gateway = start_gateway(local_storage_url.settings, tmp_path / "gateway.log")
     try:

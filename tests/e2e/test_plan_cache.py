@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gateway.storage.open import open_backend
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.emulators import StorageTarget
 
@@ -106,3 +107,27 @@ def test_other_gateways_files_are_seen(uncached_gateway: GatewayProcess, second_
             assert scalar(reader, COUNT) == expected
             assert scalar(reader, COUNT) == expected
             insert(writer, expected, 1.0)
+
+
+@pytest.fixture
+def long_listing_gateway(storage: StorageTarget, tmp_path: Path) -> Iterator[GatewayProcess]:
+    process = start_gateway(storage.settings, tmp_path / "gateway.log", "--listing-cache-ttl", "600")
+    yield process
+    process.stop()
+
+
+def test_file_removed_by_another_writer(long_listing_gateway: GatewayProcess, storage: StorageTarget) -> None:
+    with psycopg.connect(long_listing_gateway.dsn, dbname="telemetry", autocommit=True) as connection:
+        connection.execute("CREATE DATABASE telemetry")
+        insert(connection, 0, 1.0)
+        insert(connection, 1, 2.0)
+        assert scalar(connection, COUNT) == 2
+
+        # Removed around the gateway, whose kept listing of S3 or Azure still names the file.
+        backend = open_backend(storage.url, storage.settings)
+        second_hour = [path for path in backend.list("telemetry/cpu/") if "/2024/01/01/01/" in path]
+        assert len(second_hour) == 1
+        backend.delete_batch(second_hour)
+
+        assert scalar(connection, COUNT) == 1
+        assert scalar(connection, HOUR_SUM) == 1.0

@@ -91,10 +91,13 @@ def test_reset_returns_start_values(tmp_path: Path, local_storage_url: StorageTa
     gateway = start_gateway(local_storage_url.settings, tmp_path / "gateway.log", "--statement-timeout", "5s")
     try:
         with psycopg.connect(f"{gateway.dsn} dbname=telemetry", autocommit=True) as connection:
-            connection.execute("SET statement_timeout = '100ms'")
+            connection.execute("SET statement_timeout = 120000")
+            assert connection.execute("SHOW statement_timeout").fetchone() == ("2min",)
+            connection.execute("SET statement_timeout = '1500ms'")
+            assert connection.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
             connection.execute("SET TIME ZONE 'Europe/Berlin'")
             assert connection.execute("RESET statement_timeout").statusmessage == "RESET"
-            assert connection.execute("SHOW statement_timeout").fetchone() == ("5000ms",)
+            assert connection.execute("SHOW statement_timeout").fetchone() == ("5s",)
             assert connection.execute("SHOW TimeZone").fetchone() == ("Europe/Berlin",)
             connection.execute("RESET TIME ZONE")
             assert connection.execute("SHOW TimeZone").fetchone() == ("UTC",)

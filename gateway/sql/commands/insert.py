@@ -105,7 +105,7 @@ def insert(
         sql = f"SELECT * FROM ({sql}) AS __limited LIMIT {max_rows + 1}"
     rows = runner.run(sql)
     if max_rows is not None and rows.num_rows > max_rows:
-        raise row_limit_error(f"INSERT ... SELECT returns more than {max_rows} rows", max_rows)
+        raise row_limit_error("INSERT ... SELECT returns too many rows", max_rows)
     table = storage_table(rows, existing, name)
     write(target_db, name, table)
     return Result(tag=f"INSERT 0 {table.num_rows}")
