@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5433
 HTTP_PORT ?= 8086
 
-.PHONY: install install-test run demo test clients-report bench bench-ingest bench-delete check clean
+.PHONY: install install-test run demo test clients-report bench bench-ingest bench-delete reliability check clean
 
 # constraints.txt pins every package to versions tested together, so the
 # resolver has nothing to search and installs the same set everywhere.
@@ -60,6 +60,16 @@ bench-ingest: install
 # docs/benchmarks.md; BENCH_ARGS="--days 30 --hosts 100" changes the data size.
 bench-delete: install
 	$(PY) -m bench.delete $(BENCH_ARGS)
+
+# Kills lakegate serve with SIGKILL during ingestion, DELETE, retention and
+# continuous-query runs (50 trials each) and checks that nothing was lost or
+# duplicated, then runs 100 connections of mixed load for 60 s; both rewrite
+# their sections of docs/reliability.md. The load runs even when a crash trial
+# failed, and the target fails if either did. RELIABILITY_ARGS passes options
+# to the crash harness (RELIABILITY_ARGS="--trials 3"), LOAD_ARGS to the load.
+reliability: install
+	$(PY) -m reliability.crash $(RELIABILITY_ARGS); crash=$$?; \
+	$(PY) -m reliability.load $(LOAD_ARGS) && exit $$crash
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
