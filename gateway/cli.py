@@ -312,6 +312,7 @@ def serve(settings: Settings, *, load_demo: bool = False) -> int:
         from gateway.demo import load_demo as write_demo
 
         write_demo(runtime.measurements)
+    runtime.recover_jobs()
     # The HTTP endpoint listens first, so that once the PostgreSQL port accepts
     # connections the whole gateway is ready.
     http_server = _start_http(settings, runtime, http_authorizer, users_configured=bool(authenticator.users))

@@ -103,6 +103,10 @@ class Runtime:
         self.scheduler.add("continuous queries", self.settings.continuous_query_interval,
                            continuous_queries.run_scheduled)
 
+    def recover_jobs(self) -> None:
+        """Finish the continuous-query windows a stopped process left pending (before serving clients)."""
+        ContinuousRunner(self).recover_pending(self.clock())
+
     def start_jobs(self) -> None:
         """Start running the periodic jobs in the background (``lakegate serve`` only)."""
         if self.scheduler is not None:

@@ -99,6 +99,7 @@ class ContinuousRunner:
         A failure is logged and recorded in the query's document; it never
         stops the other queries.
         """
+        self.recover_pending(now)
         ran = []
         for query in self.queries.all():
             if not query.active:
@@ -119,6 +120,33 @@ class ContinuousRunner:
                 self._record_error(query, now, error)
             ran.append(query.name)
         return ran
+
+    def recover_pending(self, now: datetime) -> list[str]:
+        """Store again the windows of every query whose run stopped while replacing them; return their names.
+
+        ``lakegate serve`` calls this before it accepts connections, and
+        each scheduled check before its runs, so the windows emptied by a
+        crash between deleting their old rows and flushing the new ones
+        are filled again. A failure is logged, and the windows stay
+        pending for the next check.
+        """
+        recovered = []
+        for query in self.queries.all():
+            if query.pending_start is None or query.pending_end is None:
+                continue
+            try:
+                self.backfill(query.name, query.pending_start, query.pending_end, now)
+            except LockNotAvailable:
+                logger.debug("continuous query %s is running elsewhere; its pending windows wait", query.name)
+                continue
+            except Exception as error:  # noqa: BLE001 (one query must not stop the others)
+                logger.warning("continuous query %s: storing its pending windows %s to %s failed: %s",
+                               query.name, query.pending_start, query.pending_end, error)
+                continue
+            logger.info("continuous query %s: stored again the windows from %s to %s that a stopped run "
+                        "left pending", query.name, query.pending_start, query.pending_end)
+            recovered.append(query.name)
+        return recovered
 
     def run(self, name: str, now: datetime, *, dry_run: bool = False,
             cancelled: Callable[[], bool] | None = None) -> RunOutcome:
@@ -187,9 +215,14 @@ class ContinuousRunner:
                 for window in group:
                     _check_cancel(cancelled)
                     results.append(self.evaluate(query, window))
+                # Recorded before the group's old rows are deleted: a crash before its new rows are
+                # flushed leaves the windows pending, and recover_pending stores them again.
+                query = replace(query, pending_start=group[0][0], pending_end=group[-1][1])
+                self._save(query, now, f"running: {rows} rows written so far")
                 rows += store_windows(self.runtime, query, results)
                 done += group
-                query = replace(query, watermark=self._advanced(query, group, now, backfill))
+                query = replace(query, watermark=self._advanced(query, group, now, backfill),
+                                pending_start=None, pending_end=None)
                 self._save(query, now, f"running: {rows} rows written so far")
                 run_lease.renew(self.runtime.clock())
         except QueryStopped:

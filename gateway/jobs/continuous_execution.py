@@ -139,6 +139,8 @@ def store_windows(runtime: Runtime, query: ContinuousQuery, results: list[Window
     # NOTE: the writer checks column types only in write_table, after the old rows are deleted, so a type
     # conflict with the destination leaves these windows empty until a later run stores them.
     if destination is not None:
+        # A crash after this delete and before the new rows are flushed leaves these windows empty. The
+        # runner recorded them as pending first, and stores them again at the next start or check.
         for start, end in _contiguous_spans(produced):
             delete_where(runtime.measurements, runtime.writer, runtime.engine, query.destination_database,
                          destination, time_between(start, end))

@@ -45,6 +45,10 @@ class ContinuousQuery:
     last_result: str | None = None
     #: Unique per CREATE, so the runner can tell a re-created query from the one it started with.
     id: str = ""
+    #: Windows whose destination rows a run is replacing, stored before it deletes them and cleared once
+    #: the new rows are flushed, so a run cut short by a crash is completed at the next start or check.
+    pending_start: datetime | None = None
+    pending_end: datetime | None = None
 
     def with_state(self, *, watermark: datetime | None, last_run: datetime, last_result: str) -> ContinuousQuery:
         """Return a copy with new run state."""
@@ -56,12 +60,15 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_TIME_KEYS = ("start", "watermark", "last_run", "pending_start", "pending_end")
+
+
 def to_document(query: ContinuousQuery) -> dict[str, Any]:
     """Encode a query as a JSON-ready document: durations in seconds, times in ISO 8601."""
     document = asdict(query)
     for key in ("every", "look_back", "delay"):
         document[key] = document[key].total_seconds()
-    for key in ("start", "watermark", "last_run"):
+    for key in _TIME_KEYS:
         document[key] = document[key].isoformat() if document[key] is not None else None
     return document
 
@@ -71,7 +78,7 @@ def from_document(document: dict[str, Any]) -> ContinuousQuery:
     values = dict(document)
     for key in ("every", "look_back", "delay"):
         values[key] = timedelta(seconds=float(values[key]))
-    for key in ("start", "watermark", "last_run"):
+    for key in _TIME_KEYS:
         values[key] = datetime.fromisoformat(values[key]) if values.get(key) else None
     return ContinuousQuery(**values)
 
@@ -115,7 +122,8 @@ class ContinuousQueries:
         if current is None or current.id != query.id:
             return False
         updated = replace(current, watermark=query.watermark, last_run=query.last_run,
-                          last_result=query.last_result)
+                          last_result=query.last_result, pending_start=query.pending_start,
+                          pending_end=query.pending_end)
         self.meta.write(KIND, query.name, to_document(updated))
         return True
 

@@ -468,3 +468,69 @@ def test_runs_stop_on_cancel_and_inactive(weather: Runtime, clock: ManualClock) 
     with pytest.raises(continuous.QueryStopped):
         runner.run("ndbc_hourly", clock())  # as the scheduler runs it
     assert sorted(weather.backend.list("weather/")) == listing
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL at one exact point, which a real kill cannot hit on demand."""
+
+
+def test_crash_while_replacing_windows_is_recovered(weather: Runtime, clock: ManualClock,
+                                                    start_runtime: Callable[[], Runtime],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _statement(weather, HOURLY_CQ)
+    ContinuousRunner(weather).run_due(clock())
+    before = _select(weather, "weather", STORED_HOURLY)
+    watermark = _queries(weather).get("ndbc_hourly").watermark  # type: ignore[union-attr]
+    assert before
+
+    # The rerun deletes the stored windows, then "dies" before its new rows reach the writer.
+    original = weather.writer.write_table
+
+    def killed(database: str, measurement: str, table: pa.Table, **options: object) -> int:
+        if measurement == "ndbc_1h":
+            raise _Killed
+        return original(database, measurement, table, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(weather.writer, "write_table", killed)
+    with pytest.raises(_Killed):
+        ContinuousRunner(weather).backfill("ndbc_hourly", _hour(0), _hour(4), clock())
+    pending = _queries(weather).get("ndbc_hourly")
+    assert pending is not None
+    assert (pending.pending_start, pending.pending_end) == (_hour(0), _hour(4))
+    assert "ndbc_1h" not in weather.measurements.measurements("weather")  # every stored window was deleted
+    weather.close()
+
+    restarted = start_runtime()
+    restarted.recover_jobs()
+
+    recovered = _queries(restarted).get("ndbc_hourly")
+    assert recovered is not None
+    assert (recovered.pending_start, recovered.pending_end) == (None, None)
+    assert recovered.watermark == watermark
+    assert _select(restarted, "weather", STORED_HOURLY) == before
+
+
+def test_pending_windows_stored_by_next_check(weather: Runtime, clock: ManualClock,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _statement(weather, HOURLY_CQ)
+    ContinuousRunner(weather).run_due(clock())
+    before = _select(weather, "weather", STORED_HOURLY)
+    original = weather.writer.write_table
+    failures = iter([True])
+
+    def failing_once(database: str, measurement: str, table: pa.Table, **options: object) -> int:
+        if measurement == "ndbc_1h" and next(failures, False):
+            raise OSError("store unreachable")
+        return original(database, measurement, table, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(weather.writer, "write_table", failing_once)
+    with pytest.raises(OSError):
+        ContinuousRunner(weather).backfill("ndbc_hourly", _hour(0), _hour(4), clock())
+    assert "ndbc_1h" not in weather.measurements.measurements("weather")
+
+    ContinuousRunner(weather).run_due(clock())
+
+    assert _select(weather, "weather", STORED_HOURLY) == before
+    query = _queries(weather).get("ndbc_hourly")
+    assert query is not None
+    assert query.pending_start is None
