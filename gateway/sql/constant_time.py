@@ -46,7 +46,7 @@ class ConstantEvaluator:
 
     Calling it returns None for anything that is not a constant timestamp.
     ``queried`` turns True once an expression needed DuckDB, which is how
-    the session tells that a query's time bounds may differ from run to
+    the session detects that a query's time bounds may differ from run to
     run (``now()``, parameters) and its rewrite must not be reused.
     """
 

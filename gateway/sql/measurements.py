@@ -3,7 +3,7 @@
 Calls list storage afresh, so files written by another gateway on the same
 bucket are seen by the next statement, except where a caller passes
 ``cached=True``: queries do, and reuse listings while listing_cache.py
-knows them to be current. The column schema of each file is cached, keyed
+finds them current. The column schema of each file is cached, keyed
 by path, size and modification time.
 
 Rows this gateway has acknowledged but not yet flushed come from the

@@ -170,7 +170,12 @@ class SessionSettings:
             name = "timezone"
         if name in LOCKED_SETTINGS:
             raise InsufficientPrivilege(f'setting "{name}" is locked', hint="the gateway sets it at start-up")
-        names = list(self.defaults) if name == "all" else [name] if name in self.defaults else []
+        if name == "all":
+            names = list(self.defaults)
+        elif name in self.defaults:
+            names = [name]
+        else:
+            names = []
         return Result(tag="RESET", parameter_status=self._restore(names))
 
     def reset_all(self) -> dict[str, str]:
