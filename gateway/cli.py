@@ -48,6 +48,10 @@ def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
                         help="maximum size of an HTTP write body, as sent or after gzip decompression; a larger "
                         "one gets a 413 response and nothing of it is written "
                         f"(default {Settings.http_max_body_bytes})")
+    parser.add_argument("--http-idle-timeout", type=_seconds, default=Settings.http_idle_timeout, metavar="SECONDS",
+                        help="close an HTTP connection whose client sends nothing for this long, between requests "
+                        "or in the middle of one, which gets 408 (default "
+                        f"{Settings.http_idle_timeout:g})")
     parser.add_argument("--http-max-line", type=_positive_int, default=Settings.http_max_line_bytes,
                         metavar="BYTES",
                         help="maximum length of a line of an HTTP write; a longer one is rejected as an invalid "
@@ -248,6 +252,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         return Settings(storage_url=storage, host=args.host, port=args.port, security=security,
                         http_port=None if args.no_http else args.http_port,
                         http_max_body_bytes=args.http_max_body, http_max_line_bytes=args.http_max_line,
+                        http_idle_timeout=args.http_idle_timeout,
                         writer=writer_settings(args),
                         log_level=args.log_level, delete_max_rows=args.delete_max_rows,
                         insert_max_rows=args.insert_max_rows,
@@ -262,6 +267,7 @@ def settings_from(args: argparse.Namespace, storage: str) -> Settings:
         http_port=None if args.no_http else args.http_port,
         http_max_body_bytes=args.http_max_body,
         http_max_line_bytes=args.http_max_line,
+        http_idle_timeout=args.http_idle_timeout,
         s3=s3_settings_from_env(endpoint_url=args.s3_endpoint, region=args.s3_region,
                                 path_style=args.s3_path_style),
         azure=azure_settings_from_env(endpoint=args.azure_endpoint, auth=args.azure_auth),
@@ -363,7 +369,7 @@ def _start_http(settings: Settings, runtime: Runtime, authorizer: WriteAuthorize
     writer = LineProtocolWriter(runtime.writer, runtime.catalog.invalidate, settings.http_max_line_bytes)
     try:
         http_server = WriteServer((settings.host, settings.http_port), writer, authorizer,
-                                  settings.http_max_body_bytes)
+                                  settings.http_max_body_bytes, settings.http_idle_timeout)
     except OSError as error:
         logger.error("cannot listen for HTTP writes on %s:%d: %s; choose another --http-port or --no-http",
                      settings.host, settings.http_port, error.strerror or error)

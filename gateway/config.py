@@ -89,6 +89,8 @@ class Settings:
     http_max_body_bytes: int = 64 * 1024 * 1024
     #: Maximum length in UTF-8 bytes of a line of an HTTP write; a longer one is an invalid line.
     http_max_line_bytes: int = 1024 * 1024
+    #: Seconds an HTTP client may send nothing, between requests or within one, before it is disconnected.
+    http_idle_timeout: float = 60.0
     s3: S3Settings = field(default_factory=S3Settings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)

@@ -40,9 +40,11 @@ checks the rows through the restarted gateway:
   several times a second. Every acknowledged row must be there exactly
   once, and no row that was never sent may appear.
 - DELETE: 48 hour files (one per partition) plus 10 rows still buffered
-  when the DELETE starts, and a DELETE that removes 6 files whole and
-  rewrites the other 42. Each hour
-  must hold either all its rows or exactly the rows outside the condition.
+  when the DELETE starts, which it flushes as a second file of one hour,
+  and a DELETE that removes 6 files whole and rewrites the others. A DELETE
+  changes each file in one step, so each file must hold either all its
+  rows or exactly the rows outside the condition; an hour of two files may
+  have one done and the other not until the DELETE runs again.
 - retention run: 48 hours of rows up to the current hour and a 24-hour
   policy, run by `EXECUTE RETENTION POLICY`. Each hour must keep the rows
   newer than some instant, and no row newer than the cutoff at the kill may

@@ -1,15 +1,18 @@
 """Crash trial of DELETE: kill the gateway while a DELETE removes and rewrites hour files.
 
 The store contains 48 hour files of 30 rows each, plus rows still buffered
-when the DELETE starts. The DELETE removes the first 6 hours whole and
-rewrites the others without the rows whose id is divisible by 3. After the
-restart each hour must hold either all of its rows (the old state) or the
-rows outside the condition (the new state), each once. Running the DELETE
-again must leave every hour in the new state.
+when the DELETE starts, which the DELETE flushes as a second file of hour 24.
+The DELETE removes the first 6 hours whole and rewrites the others without
+the rows whose id is divisible by 3. A DELETE changes each file in one step,
+and a crash between two files leaves some done and the others as they were.
+So after the restart each file's rows must be either all there (the old
+state) or the rows outside the condition (the new state), each once.
+Running the DELETE again must leave every hour in the new state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -25,6 +28,7 @@ HOURS = 48
 ROWS_PER_HOUR = 30
 WHOLE_HOURS = 6
 BUFFERED_ROWS = 10
+BUFFERED_FIRST_ID = 1_000_000
 DELETE = (f"DELETE FROM {MEASUREMENT} WHERE id % 3 = 0 "
           f"OR time < '{(START + timedelta(hours=WHOLE_HOURS)).isoformat()}'")
 
@@ -38,13 +42,26 @@ def _stored_rows() -> list[Row]:
 
 
 def _buffered_rows() -> list[Row]:
-    return [(START + timedelta(hours=HOURS // 2, seconds=30 + index), 1_000_000 + index)
+    return [(START + timedelta(hours=HOURS // 2, seconds=30 + index), BUFFERED_FIRST_ID + index)
             for index in range(BUFFERED_ROWS)]
+
+
+def _by_file(rows: Iterable[Row]) -> dict[tuple[datetime, bool], list[Row]]:
+    """Group rows as the store's files hold them: by hour, the flushed buffer's rows apart."""
+    groups: dict[tuple[datetime, bool], list[Row]] = {}
+    for hour, group in by_hour(rows).items():
+        for buffered in (False, True):
+            part = [row for row in group if (row[1] >= BUFFERED_FIRST_ID) == buffered]
+            if part:
+                groups[(hour, buffered)] = part
+    return groups
 
 
 ALL_ROWS = sorted(_stored_rows() + _buffered_rows())
 OLD = by_hour(ALL_ROWS)
 NEW = by_hour(row for row in ALL_ROWS if not _matches(row))
+OLD_FILES = _by_file(ALL_ROWS)
+NEW_FILES = _by_file(row for row in ALL_ROWS if not _matches(row))
 
 
 class DeleteTrial:
@@ -66,10 +83,10 @@ class DeleteTrial:
 
     def check_after_crash(self, gateway: GatewayProcess) -> RowCheck:
         rows = _read(gateway)
-        groups = by_hour(rows)
-        hours = set(OLD) | set(groups)
-        invalid = sum(1 for hour in hours
-                      if groups.get(hour, []) not in (OLD.get(hour, []), NEW.get(hour, [])))
+        groups = _by_file(rows)
+        files = set(OLD_FILES) | set(groups)
+        invalid = sum(1 for key in files
+                      if groups.get(key, []) not in (OLD_FILES.get(key, []), NEW_FILES.get(key, [])))
         kept = {row[1] for row in rows}
         lost = sum(1 for row in ALL_ROWS if not _matches(row) and row[1] not in kept)
         return RowCheck(acknowledged=len(ALL_ROWS), lost=lost, duplicated=duplicates(rows), invalid=invalid)

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Default of ``WriteServer.max_body_bytes``, as of ``--http-max-body``.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Seconds of client silence after which a connection is closed.
+IDLE_TIMEOUT = 60.0
 
 #: A rejected body up to this size is read and discarded before the
 #: response, because closing a socket with unread data resets the
@@ -55,10 +57,13 @@ class WriteServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], writer: LineProtocolWriter,
-                 authorizer: WriteAuthorizer | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+                 authorizer: WriteAuthorizer | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         super().__init__(address, WriteHandler)
         self.writer = writer
         self.max_body_bytes = max_body_bytes
+        #: Seconds a connection may send nothing, while idle or mid-request, before it is closed.
+        self.idle_timeout = idle_timeout
         self.authorizer = authorizer or WriteAuthorizer()
         self.rejections = _RejectionLog()
 
@@ -76,6 +81,11 @@ class WriteServer(ThreadingHTTPServer):
 class WriteHandler(BaseHTTPRequestHandler):
     server: WriteServer
     server_version = f"lakegate/{__version__}"
+
+    def setup(self) -> None:
+        # StreamRequestHandler applies ``timeout`` to the socket, so a client that stalls frees its thread.
+        self.timeout = self.server.idle_timeout
+        super().setup()
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
         path = urlsplit(self.path).path
@@ -185,7 +195,12 @@ class WriteHandler(BaseHTTPRequestHandler):
                               f"request body of {length} bytes exceeds the maximum of {limit} bytes")
             return None
 
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._reject_body(HTTPStatus.REQUEST_TIMEOUT,
+                              f"request body not received within {self.server.idle_timeout:g} s of inactivity")
+            return None
         if len(body) < length:
             self._reject_body(HTTPStatus.BAD_REQUEST,
                               f"request body ended after {len(body)} of {length} bytes")

@@ -6,7 +6,7 @@ import gzip
 import http.client
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -243,3 +243,15 @@ def test_unknown_content_encoding_gets_415(gateway: GatewayProcess) -> None:
     assert "deflate" not in _databases(gateway)
 
 
+def test_stalled_client_is_disconnected(gateway_launcher: Callable[..., GatewayProcess]) -> None:
+    stalling = gateway_launcher("--http-idle-timeout", "1")
+    with socket.create_connection(("127.0.0.1", stalling.http_port), timeout=REPLY_TIMEOUT) as stalled:
+        stalled.sendall(b"POST /write?db=stall HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\npart")
+        reply = b""
+        while chunk := stalled.recv(65536):
+            reply += chunk
+    assert reply.split(b" ", 2)[1] == b"408"
+    with socket.create_connection(("127.0.0.1", stalling.http_port), timeout=REPLY_TIMEOUT) as silent:
+        assert silent.recv(65536) == b""  # closed after a second without a request line
+    status, _ = _post(stalling, "stall", b"m v=1 1")
+    assert status == 204
