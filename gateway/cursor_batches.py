@@ -2,11 +2,11 @@
 
 DuckDB 1.5 ends a connection's pending result when the connection executes
 the next statement, and a RecordBatchReader over that result then stops
-early without an error: the rows not yet read are lost silently. A client
-may leave a portal suspended (Execute with a row limit, as pgjdbc does with
-a fetch size) and run other statements before reading the rest, so before
-the session's connection runs anything else, every result still streaming
-from it reads its remaining rows into memory.
+early without an error, so the rows not yet read are lost silently. A
+client may leave a portal suspended (Execute with a row limit, as pgjdbc
+does with a fetch size) and run other statements before reading the rest.
+So before the session's connection runs anything else, every result still
+streaming from it reads its remaining rows into memory.
 """
 
 from __future__ import annotations

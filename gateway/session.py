@@ -387,10 +387,14 @@ class Session:
                parameter_types: list[str | None] | None = None, text: str | None = None) -> Result:
         """Run a query; with its ``text``, a rewrite kept from an earlier run may be reused (plan_cache.py)."""
         key = None if text is None else self._plan_key(text, parameter_types)
+
+        def rewrite() -> tuple[str, ScanPlan]:
+            typed = typed_parameters(name_result_columns(tree.copy()), parameter_types or [])
+            return self._rewrite(typed, params, private=True, plan_key=key)
+
         cached = None if key is None else self._cached_plan(key)
         if cached is None:
-            sql, plan = self._rewrite(typed_parameters(name_result_columns(tree.copy()), parameter_types or []),
-                                      params, private=True, plan_key=key)
+            sql, plan = rewrite()
         else:
             sql, plan = cached
         self.last_plan = plan
@@ -407,8 +411,7 @@ class Session:
             self.measurements.forget_listings()
             if key is not None:
                 self.runtime.plans.discard(key)
-            sql, plan = self._rewrite(typed_parameters(name_result_columns(tree.copy()), parameter_types or []),
-                                      params, private=True, plan_key=key)
+            sql, plan = rewrite()
             self.last_plan = plan
             self.cursor.execute(sql, params or None)
         types = _duckdb_type_names(self.cursor)

@@ -43,7 +43,7 @@ checks the rows through the restarted gateway:
   when the DELETE starts, which it flushes as a second file of one hour,
   and a DELETE that removes 6 files whole and rewrites the others. A DELETE
   changes each file in one step, so each file must hold either all its
-  rows or exactly the rows outside the condition; an hour of two files may
+  rows or exactly the rows outside the condition. An hour of two files may
   have one done and the other not until the DELETE runs again.
 - retention run: 48 hours of rows up to the current hour and a 24-hour
   policy, run by `EXECUTE RETENTION POLICY`. Each hour must keep the rows

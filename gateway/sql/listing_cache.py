@@ -1,4 +1,4 @@
-"""Listings of the store kept between queries, each with the check that tells when it is out of date.
+"""Listings of the store kept between queries, each with the check that finds when it is out of date.
 
 Every listing is dropped when this process writes or deletes anything in
 the store: the backend counts its changes (``changes``). Changes made by

@@ -6,10 +6,9 @@ query. A plan is kept only when the rewrite depended on nothing but the
 text, the session and the store's files. So it must read no catalog tables
 and no buffered rows, and its time bounds must be plain timestamp literals,
 because ``now()`` or a parameter in a bound can differ from run to run.
-Before a kept plan is reused,
-each measurement it reads is resolved and listed again (from the listing
-cache) and must give the same stored name, the same chosen files and the
-same columns; anything else rewrites the query afresh.
+Before a kept plan is reused, each measurement it reads is resolved and
+listed again (from the listing cache). It must give the same stored name,
+the same chosen files and the same columns, or the query is rewritten.
 """
 
 from __future__ import annotations

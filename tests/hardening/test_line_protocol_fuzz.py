@@ -441,7 +441,7 @@ def expected_rows(points: list[Point], tracker: KindTracker) -> dict[str, list[t
 
 def _marked_time(time_us: int) -> int:
     # A line without a timestamp gets the time of its request, which the
-    # test knows only as the interval around the request.
+    # test can bound only by the interval around the request.
     return -1 if time_us == NO_TIMESTAMP_NS // 1000 else time_us
 
 
