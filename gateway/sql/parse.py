@@ -111,13 +111,13 @@ def parse_one(sql: str) -> exp.Expression:
 def _parse_one(sql: str) -> exp.Expression:
     sql = _uinteger_oid_arrays(sql)
     try:
-        trees = sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
+        trees = _sqlglot_parse(sql)
     except ParseError as error:
         quoted = _quoted_keyword_labels(sql)
         if quoted == sql:
             raise _syntax_error(error) from error
         try:
-            trees = sqlglot.parse(quoted, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
+            trees = _sqlglot_parse(quoted)
         except (ParseError, TokenError):
             raise _syntax_error(error) from error
     except TokenError as error:
@@ -126,6 +126,18 @@ def _parse_one(sql: str) -> exp.Expression:
     if len(trees) != 1:
         raise SqlSyntaxError("syntax error: expected exactly one statement")
     return trees[0]
+
+
+def _sqlglot_parse(sql: str) -> list[exp.Expression | None]:
+    try:
+        return sqlglot.parse(sql, read=READ_DIALECT, error_level=ErrorLevel.RAISE)
+    except (ParseError, TokenError, RecursionError):
+        raise
+    except Exception as error:
+        # sqlglot's parser fails with its own defects on some malformed input:
+        # "?[NOT" raises AttributeError while typing the subscript. Input it
+        # cannot read is a syntax error for the client, not an internal one.
+        raise ParseError(f"the statement could not be parsed ({type(error).__name__})") from error
 
 
 _LABEL_FOLLOWERS = {TokenType.COMMA, TokenType.FROM, TokenType.R_PAREN}

@@ -17,7 +17,7 @@ from decimal import Decimal
 import duckdb
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.gateway_process import GatewayProcess
@@ -281,6 +281,8 @@ def test_almost_valid_selects(statements: list[str], loaded_gateway: GatewayProc
     st.text(_TEXT_ALPHABET, min_size=1, max_size=200)
     | st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=25).map(" ".join),
     min_size=8, max_size=12))
+# sqlglot's parser raised AttributeError on this one (a CI run found it).
+@example(statements=["?[NOT"])
 def test_nonsense_text(statements: list[str], loaded_gateway: GatewayProcess) -> None:
     _run_checked(loaded_gateway, statements)
 
