@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from gateway import __version__
 from gateway.cursor_batches import CursorStreams
+from gateway.engine import fetch_table
 from gateway.errors import (
     FeatureNotSupported,
     GatewayError,
@@ -614,7 +615,7 @@ class _SessionQueries:
         return self.session._rewrite(tree, self.params)[0]
 
     def run(self, sql: str) -> pa.Table:
-        return self.session.cursor.execute(sql, self.params or None).to_arrow_table()
+        return fetch_table(self.session.cursor.execute(sql, self.params or None))
 
 
 class _Timeout(threading.Timer):

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from gateway.engine import fetch_table
 from gateway.errors import DataException, InvalidCatalogName, UndefinedTable
 from gateway.jobs.continuous_windows import Window
 from gateway.meta.continuous_queries import ContinuousQuery
@@ -66,7 +67,7 @@ def evaluate_window(runtime: Runtime, query: ContinuousQuery, window: Window) ->
         rewritten, plan = rewriter.rewrite(bounded_select(query, start, end))
         for name, buffered in plan.buffers.items():
             cursor.register(name, buffered)
-        table = cursor.execute(parse.to_duckdb(rewritten)).to_arrow_table()
+        table = fetch_table(cursor.execute(parse.to_duckdb(rewritten)))
     except duckdb.Error as error:
         raise translate(error) from error
     finally:

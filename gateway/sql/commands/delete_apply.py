@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlglot import exp
 
+from gateway.engine import fetch_table
 from gateway.ingest.parquet_files import parquet_bytes
 from gateway.sql.commands.delete_plan import DeletePlan, FileMatch
 from gateway.sql.commands.delete_sql import ROW_COLUMN, matching_rows_query
@@ -107,7 +108,7 @@ def _matching_rows(table: pa.Table, cursor: duckdb.DuckDBPyConnection, columns: 
     name = f"__lakegate_delete_{next(_table_numbers)}"
     cursor.register(name, numbered)
     try:
-        result = cursor.execute(matching_rows_query(columns, name, condition)).to_arrow_table()
+        result = fetch_table(cursor.execute(matching_rows_query(columns, name, condition)))
     finally:
         cursor.unregister(name)
     return result.column(0).combine_chunks()
