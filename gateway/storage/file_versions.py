@@ -16,11 +16,11 @@ older one's rows back, so every removal takes the older versions first.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from gateway.storage.backend import ObjectInfo, StorageBackend
+from gateway.storage.delayed_calls import DelayedCalls
 from gateway.storage.layout import file_version
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def stale_versions(live: Iterable[ObjectInfo], superseded: Iterable[ObjectInfo],
 
 
 def remove_later(backend: StorageBackend, paths: list[str], grace: timedelta = SUPERSEDED_GRACE) -> None:
-    """Remove superseded versions after ``grace``, on a timer thread; a failure is only logged.
+    """Remove superseded versions after ``grace``, on the shared removal thread; a failure is only logged.
 
     If the process stops first, the files stay superseded (never read) until
     the next DELETE over their partition, or TRUNCATE or DROP, removes them.
@@ -81,6 +81,7 @@ def remove_later(backend: StorageBackend, paths: list[str], grace: timedelta = S
         except Exception as error:  # noqa: BLE001 (a later DELETE of the measurement retries)
             logger.warning("removing %d superseded file versions failed: %s", len(paths), error)
 
-    timer = threading.Timer(grace.total_seconds(), remove)
-    timer.daemon = True
-    timer.start()
+    _removals.add(grace.total_seconds(), remove)
+
+
+_removals = DelayedCalls("lakegate-superseded-removal")
