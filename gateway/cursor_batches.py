@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
-from gateway.sql.duckdb_errors import translate
+from gateway.errors import GatewayError
+from gateway.sql.duckdb_errors import from_reader_error, translate
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class CursorBatches:
     def __init__(self, reader: pa.RecordBatchReader) -> None:
         self._reader: pa.RecordBatchReader | None = reader
         self._held: deque[pa.RecordBatch] = deque()
+        self._error: GatewayError | None = None
         self._lock = threading.Lock()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
@@ -40,13 +42,22 @@ class CursorBatches:
         with self._lock:
             if self._held:
                 return self._held.popleft()
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             if self._reader is None:
                 raise StopIteration
             try:
                 return _read_next(self._reader)
-            except StopIteration:
+            except (StopIteration, GatewayError):
+                # A failed result is over too: the session's next statement must not read it again.
                 self._reader = None
                 raise
+
+    def hold(self, batch: pa.RecordBatch) -> None:
+        """Return ``batch`` before any batch still unread from the reader."""
+        with self._lock:
+            self._held.append(batch)
 
     @property
     def streaming(self) -> bool:
@@ -65,6 +76,10 @@ class CursorBatches:
                     batch = _read_next(reader)
                 except StopIteration:
                     return rows
+                except GatewayError as error:
+                    # Raised to the portal's owner after the rows read before it.
+                    self._error = error
+                    return rows
                 self._held.append(batch)
                 rows += batch.num_rows
 
@@ -81,9 +96,11 @@ class CursorStreams:
     def __init__(self) -> None:
         self._open: weakref.WeakSet[CursorBatches] = weakref.WeakSet()
 
-    def track(self, reader: pa.RecordBatchReader) -> CursorBatches:
-        """Return the reader's batches, registered to be kept whole by :meth:`detach_all`."""
+    def track(self, reader: pa.RecordBatchReader, first: pa.RecordBatch | None = None) -> CursorBatches:
+        """Return the reader's batches, after ``first`` if it was read already, registered for :meth:`detach_all`."""
         batches = CursorBatches(reader)
+        if first is not None:
+            batches.hold(first)
         self._open.add(batches)
         return batches
 
@@ -102,7 +119,6 @@ def _read_next(reader: pa.RecordBatchReader) -> pa.RecordBatch:
         return reader.read_next_batch()
     except StopIteration:
         raise
-    except duckdb.Error as error:
-        raise translate(error) from error
-    except pa.ArrowException as error:
-        raise translate(duckdb.Error(str(error))) from error
+    except (duckdb.Error, pa.ArrowException, OSError) as error:
+        # DuckDB's errors reach an Arrow reader's caller as OSError text.
+        raise translate(from_reader_error(error)) from error

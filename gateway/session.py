@@ -48,7 +48,7 @@ from gateway.sql.commands.insert_literals import LiteralInsert
 from gateway.sql.commands.insert_literals import match as match_literal_insert
 from gateway.sql.commands.removal_context import RemovalContext
 from gateway.sql.constant_time import ConstantEvaluator, constant_evaluator
-from gateway.sql.duckdb_errors import translate
+from gateway.sql.duckdb_errors import from_reader_error, names_missing_file, translate
 from gateway.sql.explain import explain_lines
 from gateway.sql.lru import LruCache
 from gateway.sql.measurements import Column
@@ -401,9 +401,9 @@ class Session:
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
         try:
-            self.cursor.execute(sql, params or None)
+            schema, reader, first = self._start_query(sql, params)
         except duckdb.IOException as error:
-            if not _names_missing_file(error):
+            if not names_missing_file(error):
                 raise
             # A file listed for this query was removed before DuckDB opened it: a DELETE, retention
             # run or another gateway removed it just now. List afresh and run the query once more.
@@ -414,11 +414,27 @@ class Session:
                 self.runtime.plans.discard(key)
             sql, plan = rewrite()
             self.last_plan = plan
-            self.cursor.execute(sql, params or None)
+            schema, reader, first = self._start_query(sql, params)
+        return Result(tag="SELECT", schema=schema, batches=self._streams.track(reader, first))
+
+    def _start_query(self, sql: str, params: list[object]) -> tuple[pa.Schema, pa.RecordBatchReader,
+                                                                    pa.RecordBatch | None]:
+        """Run ``sql`` and read its first batch (None if it has no rows): the schema, the reader and that batch.
+
+        DuckDB opens most files of a query before its first batch, so a file
+        removed since the listing fails here, where the query can still run again.
+        """
+        self.cursor.execute(sql, params or None)
         types = _duckdb_type_names(self.cursor)
         reader = self.cursor.to_arrow_reader(BATCH_ROWS)
         schema = _with_type_names(reader.schema, types)
-        return Result(tag="SELECT", schema=schema, batches=self._streams.track(reader))
+        try:
+            first = reader.read_next_batch()
+        except StopIteration:
+            first = None
+        except (pa.ArrowException, OSError) as error:
+            raise from_reader_error(error) from error
+        return schema, reader, first
 
     def _rewrite(self, tree: exp.Expression, params: list[object], *,
                  private: bool = False, plan_key: Hashable | None = None) -> tuple[str, ScanPlan]:
@@ -649,10 +665,8 @@ def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
     """Yield the reader's batches, translating DuckDB errors raised while streaming."""
     try:
         yield from reader
-    except duckdb.Error as error:
-        raise translate(error) from error
-    except pa.ArrowException as error:
-        raise translate(duckdb.Error(str(error))) from error
+    except (duckdb.Error, pa.ArrowException, OSError) as error:
+        raise translate(from_reader_error(error)) from error
 
 
 DUCKDB_TYPE_KEY = b"lakegate.duckdb_type"
@@ -734,19 +748,6 @@ def _command_parameter_count(words: list[parse.Word]) -> int:
                if word.text == "$" and not word.quoted and following.text.isdigit() and not following.quoted
                and following.end - len(following.text) == word.end]
     return max(indexes, default=0)
-
-
-def _names_missing_file(error: duckdb.IOException) -> bool:
-    """Tell whether DuckDB failed because a file named in the query does not exist (any more).
-
-    DuckDB 1.5.5 reports a missing local file while binding the query, or
-    as "cannot open file" when it was removed between binding and reading
-    (the load run met this race), and a missing S3 or Azure object as an
-    HTTP 404 when it first reads it.
-    """
-    text = str(error)
-    return ("No files found that match the pattern" in text or "HTTP 404" in text
-            or ("cannot open file" in text and "No such file or directory" in text))
 
 
 def _fresh(prepared: Prepared) -> Prepared:

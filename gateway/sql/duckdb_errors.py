@@ -27,6 +27,32 @@ def translate(error: duckdb.Error) -> errors.GatewayError:
     return _error_class(error, message)(message, detail=detail)
 
 
+#: DuckDB's exception class for each message prefix ("IO Error: ..."), for
+#: errors that reach Python through an Arrow reader as OSError text only.
+_CLASSES_BY_PREFIX: dict[str, type[duckdb.Error]] = {
+    "binder": duckdb.BinderException,
+    "catalog": duckdb.CatalogException,
+    "conversion": duckdb.ConversionException,
+    "http": duckdb.HTTPException,
+    "interrupt": duckdb.InterruptException,
+    "invalid input": duckdb.InvalidInputException,
+    "io": duckdb.IOException,
+    "not implemented": duckdb.NotImplementedException,
+    "out of range": duckdb.OutOfRangeException,
+    "permission": duckdb.PermissionException,
+}
+
+
+def from_reader_error(error: Exception) -> duckdb.Error:
+    """Return the DuckDB exception that an Arrow reader of a DuckDB result raised as OSError or ArrowException."""
+    if isinstance(error, duckdb.Error):
+        return error
+    text = str(error)
+    match = _PREFIX.match(text)
+    prefix = match.group(0)[:-len(" Error: ")].strip().lower() if match else ""
+    return _CLASSES_BY_PREFIX.get(prefix, duckdb.Error)(text)
+
+
 def _error_class(error: duckdb.Error, message: str) -> type[errors.GatewayError]:
     lowered = message.lower()
     if isinstance(error, duckdb.InterruptException):
@@ -64,3 +90,16 @@ def _error_class(error: duckdb.Error, message: str) -> type[errors.GatewayError]
     if isinstance(error, duckdb.NotImplementedException):
         return errors.FeatureNotSupported
     return errors.InternalError
+
+
+def names_missing_file(error: Exception) -> bool:
+    """Tell whether DuckDB failed because a file named in the query does not exist (any more).
+
+    DuckDB 1.5.5 reports a missing local file while binding the query, or
+    as "cannot open file" when it was removed between binding and reading
+    (the load run met this race), and a missing S3 or Azure object as an
+    HTTP 404 when it first reads it.
+    """
+    text = str(error)
+    return ("No files found that match the pattern" in text or "HTTP 404" in text
+            or ("cannot open file" in text and "No such file or directory" in text))

@@ -26,6 +26,7 @@ import pyarrow as pa
 from gateway.engine import Engine, quote_literal
 from gateway.errors import InvalidCatalogName, StorageError, UndefinedTable
 from gateway.ingest.arrow_writer import BufferedRows
+from gateway.sql.duckdb_errors import names_missing_file
 from gateway.sql.listing_cache import ListingCache
 from gateway.sql.time_bounds import TIME_COLUMN, TimeRange
 from gateway.storage import layout
@@ -197,11 +198,21 @@ class Measurements:
             cached_keys, cached_columns = self._schemas.get((database, measurement), (frozenset(), []))
         if keys == cached_keys:
             return cached_columns
-        if cached_keys <= keys:
-            new_files = [info for info in files if _key(info) not in cached_keys]
-            columns = _union(cached_columns, self._describe(new_files))
-        else:
-            columns = self._describe(files)
+        try:
+            if cached_keys <= keys:
+                new_files = [info for info in files if _key(info) not in cached_keys]
+                columns = _union(cached_columns, self._describe(new_files))
+            else:
+                columns = self._describe(files)
+        except _FileGone:
+            # A DELETE that emptied a file, or a retention run, removed it after
+            # the listing above. The union is read from a fresh listing; a query
+            # that still names the file lists again when DuckDB misses it.
+            logger.info("a file of %s.%s was removed before its schema was read; listing again",
+                        database, measurement)
+            files = self._listed(database, measurement, TimeRange(), self._snapshot(database, measurement)).chosen
+            keys = frozenset(_key(info) for info in files)
+            columns = self._describe(files, again=True)
         with self._lock:
             self._schemas[(database, measurement)] = (keys, columns)
         return columns
@@ -224,7 +235,8 @@ class Measurements:
                 self._buffer_schemas[schema] = cached
         return cached
 
-    def _describe(self, files: list[ObjectInfo]) -> list[Column]:
+    def _describe(self, files: list[ObjectInfo], *, again: bool = False) -> list[Column]:
+        """Return the column union of ``files``; raise _FileGone if one is missing, unless read ``again``."""
         if not files:
             return []
         uris = ", ".join(quote_literal(self.backend.uri(info.path)) for info in files)
@@ -233,6 +245,8 @@ class Measurements:
                 f"DESCRIBE SELECT * FROM read_parquet([{uris}], union_by_name = true)"
             ).fetchall()
         except duckdb.Error as error:
+            if names_missing_file(error) and not again:
+                raise _FileGone() from error
             raise StorageError(f"could not read the Parquet schema of {len(files)} files: {error}") from error
         return sorted((Column(str(row[0]), str(row[1])) for row in rows), key=_column_order)
 
@@ -288,3 +302,7 @@ def _wider(first: str, second: str) -> str:
     if first in _NUMERIC_RANK and second in _NUMERIC_RANK:
         return first if _NUMERIC_RANK[first] >= _NUMERIC_RANK[second] else second
     return "VARCHAR"
+
+
+class _FileGone(Exception):
+    """A listed file no longer existed when DuckDB read its footer."""

@@ -103,6 +103,18 @@ def test_errors_keep_connection_usable(gateway: GatewayProcess) -> None:
         assert connection.execute("SELECT count(*) FROM cpu").fetchone() == (1,)
 
 
+def test_errors_while_streaming_keep_sqlstate(gateway: GatewayProcess) -> None:
+    # The errors come after millions of rows, once the result streams: DuckDB
+    # then raises them through its Arrow reader, as OSError text (was XX000).
+    with _connect(gateway) as connection:
+        failing_late = "SELECT CASE WHEN range > 5000000 THEN {} ELSE range END FROM range(10000000)"
+        assert _sqlstate(connection, failing_late.format("error('late failure')")) == "22023"
+        with pytest.raises(psycopg.Error) as excinfo:
+            connection.execute(failing_late.format("('x' || range)::INTEGER"))
+        assert excinfo.value.sqlstate == "22P02", str(excinfo.value)
+        assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_bad_inserts_change_nothing(gateway: GatewayProcess) -> None:
     with _connect(gateway) as connection:
         connection.execute("INSERT INTO cpu (time, host, usage) VALUES ('2024-01-01 00:00:00', 'a', 1.0)")

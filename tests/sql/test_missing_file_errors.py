@@ -1,20 +1,27 @@
-"""Which DuckDB errors make a query list its files afresh and run once more."""
+"""Which DuckDB errors mean a listed file is gone, and how reading a measurement recovers from them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from gateway.session import _names_missing_file
+from gateway.engine import Engine
+from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
+from gateway.sql.duckdb_errors import names_missing_file
+from gateway.sql.measurements import Measurements
+from gateway.sql.time_bounds import TimeRange
+from gateway.storage.local import LocalBackend
 
 
 def test_missing_file_at_binding_retried(tmp_path: Path) -> None:
     missing = tmp_path / "cpu_1.parquet"
     with duckdb.connect() as connection, pytest.raises(duckdb.IOException) as excinfo:
         connection.execute(f"SELECT count(*) FROM read_parquet(['{missing}'], union_by_name = true)")
-    assert _names_missing_file(excinfo.value)
+    assert names_missing_file(excinfo.value)
 
 
 # DuckDB gives this text when a file goes between binding and reading. That
@@ -25,7 +32,7 @@ RACE = ('cannot open file "/store/telemetry/cpu/2024/01/01/03/cpu_20261205_08462
 
 
 def test_file_removed_after_binding_retried() -> None:
-    assert _names_missing_file(duckdb.IOException(f"IO Error: {RACE}"))
+    assert names_missing_file(duckdb.IOException(f"IO Error: {RACE}"))
 
 
 @pytest.mark.parametrize("text", [
@@ -34,4 +41,24 @@ def test_file_removed_after_binding_retried() -> None:
     "IO Error: HTTP 403 (Forbidden)",
 ])
 def test_other_io_errors_not_retried(text: str) -> None:
-    assert not _names_missing_file(duckdb.IOException(text))
+    assert not names_missing_file(duckdb.IOException(text))
+
+
+def test_schema_union_lists_again_after_removal(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path)
+    first = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
+    write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([first], TIME_TYPE), "usage": [1.0]}))
+    write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([first + timedelta(hours=1)], TIME_TYPE),
+                                                     "usage": [2.0], "extra": ["x"]}))
+    measurements = Measurements(Engine(backend))
+    listed = measurements.files("db", "cpu", TimeRange())
+    assert len(listed.listed) == 2
+
+    # The second hour's file goes after the listing, before its footer is read.
+    second_hour = [path for path in backend.list("db/cpu/") if "/2024/01/01/01/" in path]
+    assert len(second_hour) == 1
+    backend.delete_batch(second_hour)
+
+    columns = measurements.columns_of(listed)
+    assert [column.name for column in columns] == ["time", "usage"]
+    assert [column.type for column in columns] == ["TIMESTAMP WITH TIME ZONE", "DOUBLE"]
