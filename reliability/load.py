@@ -49,6 +49,10 @@ def load_data(gateway: GatewayProcess, span: DataSpan) -> int:
     return count
 
 
+#: How many VmRSS samples the report shows over the run, besides the last one.
+CURVE_POINTS = 10
+
+
 def run_clients(gateway: GatewayProcess, span: DataSpan, connections: int, duration: float,
                 seed: int) -> tuple[dict[str, list[float]], Counter[str], list[str], float]:
     """Run ``connections`` clients for ``duration`` seconds.
@@ -119,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     command = shlex.join(["python", "-m", "reliability.load", *(argv if argv is not None else sys.argv[1:])])
     figures = LoadFigures(arguments.connections, arguments.duration, elapsed, arguments.warmup, loaded, span,
-                          flags, latencies, errors, memory.at(arguments.warmup), memory.last(), command)
+                          flags, latencies, errors, memory.at(arguments.warmup), memory.last(),
+                          memory.curve(arguments.duration / CURVE_POINTS), command)
     print_figures(figures)
     for message in messages[:10]:
         print(f"error: {message}", file=sys.stderr)

@@ -28,6 +28,7 @@ class LoadFigures:
     errors: Counter[str]
     rss_after_warmup: int
     rss_at_end: int
+    rss_curve: list[tuple[float, int]]
     command: str
 
 
@@ -48,10 +49,19 @@ def memory_line(figures: LoadFigures) -> str:
             f"{figures.rss_at_end / 1024:.0f} MiB at the end, growth {growth / 1024:+.0f} MiB.")
 
 
+def memory_table(figures: LoadFigures) -> str:
+    """Return a Markdown table of VmRSS over the run, in MiB, one column per sample."""
+    seconds = " | ".join(f"{elapsed:.0f}" for elapsed, _ in figures.rss_curve)
+    mebibytes = " | ".join(f"{kib / 1024:.0f}" for _, kib in figures.rss_curve)
+    rule = " | ".join("---" for _ in figures.rss_curve)
+    return f"| seconds | {seconds} |\n| --- | {rule} |\n| VmRSS (MiB) | {mebibytes} |"
+
+
 def print_figures(figures: LoadFigures) -> None:
     print(figures_table(figures))
     print(f"The last operation ended {figures.elapsed:.0f} s after the start.")
     print(memory_line(figures))
+    print(memory_table(figures))
 
 
 def write_section(figures: LoadFigures) -> None:
@@ -76,6 +86,8 @@ after the start. VmRSS is read from /proc/PID/status every second.
 {figures_table(figures)}
 
 {memory_line(figures)}
+
+{memory_table(figures)}
 
 Machine: {machine_description()}. Software: {software_versions()}.
 Source: {source_revision()}. The clients ran on the same machine as the gateway.

@@ -42,6 +42,18 @@ class RssSeries:
     def last(self) -> int:
         return self.samples[-1][1]
 
+    def curve(self, step: float) -> list[tuple[float, int]]:
+        """Return the first sample at or after each multiple of ``step`` seconds, and the last sample."""
+        points: list[tuple[float, int]] = []
+        mark = 0.0
+        for elapsed, kib in self.samples:
+            if elapsed >= mark:
+                points.append((elapsed, kib))
+                mark = (elapsed // step + 1) * step
+        if self.samples and points[-1] != self.samples[-1]:
+            points.append(self.samples[-1])
+        return points
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self._sample()
