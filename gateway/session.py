@@ -62,6 +62,9 @@ from gateway.storage import layout
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
+#: Runs of a query whose listed files keep being removed before DuckDB reads
+#: them; under the load run's DELETEs, a second listing was sometimes stale too.
+MISSING_FILE_ATTEMPTS = 3
 _session_ids = count(1)
 
 
@@ -400,21 +403,24 @@ class Session:
             sql, plan = cached
         self.last_plan = plan
         logger.debug("session %d runs %s", self.id, sql)
-        try:
-            schema, reader, first = self._start_query(sql, params)
-        except duckdb.IOException as error:
-            if not names_missing_file(error):
-                raise
+        attempt = 1
+        while True:
+            try:
+                schema, reader, first = self._start_query(sql, params)
+                break
+            except duckdb.IOException as error:
+                if not names_missing_file(error) or attempt == MISSING_FILE_ATTEMPTS:
+                    raise
             # A file listed for this query was removed before DuckDB opened it: a DELETE, retention
-            # run or another gateway removed it just now. List afresh and run the query once more.
+            # run or another gateway removed it just now. List afresh and run the query again.
             logger.info("session %d: a listed file was removed before the query read it; listing again",
                         self.id)
+            attempt += 1
             self.measurements.forget_listings()
             if key is not None:
                 self.runtime.plans.discard(key)
             sql, plan = rewrite()
             self.last_plan = plan
-            schema, reader, first = self._start_query(sql, params)
         return Result(tag="SELECT", schema=schema, batches=self._streams.track(reader, first))
 
     def _start_query(self, sql: str, params: list[object]) -> tuple[pa.Schema, pa.RecordBatchReader,

@@ -96,10 +96,10 @@ def names_missing_file(error: Exception) -> bool:
     """Tell whether DuckDB failed because a file named in the query does not exist (any more).
 
     DuckDB 1.5.5 reports a missing local file while binding the query, or
-    as "cannot open file" when it was removed between binding and reading
-    (the load run met this race), and a missing S3 or Azure object as an
+    as "cannot open file" (or "Cannot open file") when it was removed
+    between binding and reading, and a missing S3 or Azure object as an
     HTTP 404 when it first reads it.
     """
     text = str(error)
     return ("No files found that match the pattern" in text or "HTTP 404" in text
-            or ("cannot open file" in text and "No such file or directory" in text))
+            or ("cannot open file" in text.lower() and "No such file or directory" in text))

@@ -35,6 +35,9 @@ from gateway.storage.file_versions import newest_versions
 
 logger = logging.getLogger(__name__)
 
+#: Readings of a column union whose files keep being removed before DuckDB reads their footers.
+UNION_ATTEMPTS = 3
+
 DATABASE_MARKER = "_lakegate_database"
 
 
@@ -208,11 +211,17 @@ class Measurements:
             # A DELETE that emptied a file, or a retention run, removed it after
             # the listing above. The union is read from a fresh listing; a query
             # that still names the file lists again when DuckDB misses it.
-            logger.info("a file of %s.%s was removed before its schema was read; listing again",
-                        database, measurement)
-            files = self._listed(database, measurement, TimeRange(), self._snapshot(database, measurement)).chosen
-            keys = frozenset(_key(info) for info in files)
-            columns = self._describe(files, again=True)
+            for attempt in range(2, UNION_ATTEMPTS + 1):
+                logger.info("a file of %s.%s was removed before its schema was read; listing again",
+                            database, measurement)
+                files = self._listed(database, measurement, TimeRange(),
+                                     self._snapshot(database, measurement)).chosen
+                keys = frozenset(_key(info) for info in files)
+                try:
+                    columns = self._describe(files, again=attempt == UNION_ATTEMPTS)
+                    break
+                except _FileGone:
+                    continue
         with self._lock:
             self._schemas[(database, measurement)] = (keys, columns)
         return columns
