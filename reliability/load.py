@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     command = shlex.join(["python", "-m", "reliability.load", *(argv if argv is not None else sys.argv[1:])])
     figures = LoadFigures(arguments.connections, arguments.duration, elapsed, arguments.warmup, loaded, span,
-                          flags, latencies, errors, memory.at(arguments.warmup), memory.last(),
-                          memory.curve(arguments.duration / CURVE_POINTS), command)
+                          flags, latencies, errors, memory.at(arguments.warmup), memory.last_within(elapsed),
+                          memory.last(), memory.curve(arguments.duration / CURVE_POINTS, elapsed), command)
     print_figures(figures)
     for message in messages[:10]:
         print(f"error: {message}", file=sys.stderr)

@@ -28,6 +28,7 @@ class LoadFigures:
     errors: Counter[str]
     rss_after_warmup: int
     rss_at_end: int
+    rss_after_close: int
     rss_curve: list[tuple[float, int]]
     command: str
 
@@ -46,7 +47,8 @@ def figures_table(figures: LoadFigures) -> str:
 def memory_line(figures: LoadFigures) -> str:
     growth = figures.rss_at_end - figures.rss_after_warmup
     return (f"Gateway VmRSS: {figures.rss_after_warmup / 1024:.0f} MiB after {figures.warmup:.0f} s, "
-            f"{figures.rss_at_end / 1024:.0f} MiB at the end, growth {growth / 1024:+.0f} MiB.")
+            f"{figures.rss_at_end / 1024:.0f} MiB when the last operation ended, growth {growth / 1024:+.0f} MiB; "
+            f"{figures.rss_after_close / 1024:.0f} MiB once the clients had disconnected.")
 
 
 def memory_table(figures: LoadFigures) -> str:

@@ -42,16 +42,22 @@ class RssSeries:
     def last(self) -> int:
         return self.samples[-1][1]
 
-    def curve(self, step: float) -> list[tuple[float, int]]:
-        """Return the first sample at or after each multiple of ``step`` seconds, and the last sample."""
+    def last_within(self, seconds: float) -> int:
+        """Return the last sample taken at or before ``seconds``, or the first one if none was."""
+        within = [kib for elapsed, kib in self.samples if elapsed <= seconds]
+        return within[-1] if within else self.samples[0][1]
+
+    def curve(self, step: float, until: float) -> list[tuple[float, int]]:
+        """Return the first sample at or after each multiple of ``step`` seconds up to ``until``, and the last one then."""
+        during = [(elapsed, kib) for elapsed, kib in self.samples if elapsed <= until]
         points: list[tuple[float, int]] = []
         mark = 0.0
-        for elapsed, kib in self.samples:
+        for elapsed, kib in during:
             if elapsed >= mark:
                 points.append((elapsed, kib))
                 mark = (elapsed // step + 1) * step
-        if self.samples and points[-1] != self.samples[-1]:
-            points.append(self.samples[-1])
+        if during and points[-1] != during[-1]:
+            points.append(during[-1])
         return points
 
     def _run(self) -> None:
