@@ -1,4 +1,4 @@
-"""How the server process allocates memory: pyarrow's pool and the C library's malloc arenas."""
+"""The server process's memory allocation: pyarrow's pool and the C library's malloc arenas."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def limit_malloc_arenas() -> None:
 
     Each arena keeps the memory its threads freed for reuse by the same
     arena. With a thread per connection, the 16 arenas of a 2-processor
-    machine each held their own free memory: under the load run the process
-    grew by 520 MiB in 60 s after warm-up, against 284 MiB with 2 arenas,
+    machine each kept their own free memory. Under the load run, the process
+    grew by 520 MiB in the 60 s after warm-up, and by 284 MiB with 2 arenas
     at the same throughput. Does nothing on a C library other than glibc.
     """
     if platform.libc_ver()[0] != "glibc":

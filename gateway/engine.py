@@ -36,7 +36,7 @@ def fetch_table(cursor: duckdb.DuckDBPyConnection) -> pa.Table:
     """Fetch the rest of the result of ``cursor``'s last statement as an Arrow table.
 
     A result shorter than one batch is copied into buffers of its own size:
-    the write buffer holds INSERT rows for seconds and counts their memory
+    the write buffer keeps INSERT rows for seconds and counts their memory
     by their size, not by DuckDB's reserve.
     """
     table = cursor.to_arrow_table(TABLE_BATCH_ROWS)
