@@ -62,8 +62,8 @@ from gateway.storage import layout
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 65_536
-#: Runs of a query whose listed files keep being removed before DuckDB reads
-#: them; under the load run's DELETEs, a second listing was sometimes stale too.
+#: Attempts to run a query whose listed files are removed before DuckDB reads them.
+#: Under many concurrent DELETEs, the second listing was sometimes out of date too.
 MISSING_FILE_ATTEMPTS = 3
 _session_ids = count(1)
 
@@ -429,6 +429,7 @@ class Session:
 
         DuckDB opens most files of a query before its first batch, so a file
         removed since the listing fails here, where the query can still run again.
+        NOTE: a file removed after the first batch still fails the query with 58030.
         """
         self.cursor.execute(sql, params or None)
         types = _duckdb_type_names(self.cursor)

@@ -49,7 +49,9 @@ def from_reader_error(error: Exception) -> duckdb.Error:
         return error
     text = str(error)
     match = _PREFIX.match(text)
-    prefix = match.group(0)[:-len(" Error: ")].strip().lower() if match else ""
+    prefix = ""
+    if match is not None:
+        prefix = match.group(0).removesuffix(" Error: ").strip().lower()
     return _CLASSES_BY_PREFIX.get(prefix, duckdb.Error)(text)
 
 

@@ -35,7 +35,7 @@ from gateway.storage.file_versions import newest_versions
 
 logger = logging.getLogger(__name__)
 
-#: Readings of a column union whose files keep being removed before DuckDB reads their footers.
+#: Attempts to read a column union whose files are removed before DuckDB reads their footers.
 UNION_ATTEMPTS = 3
 
 DATABASE_MARKER = "_lakegate_database"

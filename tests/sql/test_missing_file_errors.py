@@ -49,17 +49,19 @@ def test_other_io_errors_not_retried(text: str) -> None:
 def test_schema_union_lists_again_after_removal(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path)
     first = datetime(2024, 1, 1, 0, 30, tzinfo=UTC)
-    write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([first], TIME_TYPE), "usage": [1.0]}))
-    write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([first + timedelta(hours=1)], TIME_TYPE),
-                                                     "usage": [2.0], "extra": ["x"]}))
+    first_hour = pa.table({"time": pa.array([first], TIME_TYPE), "usage": [1.0]})
+    second_hour = pa.table({"time": pa.array([first + timedelta(hours=1)], TIME_TYPE),
+                            "usage": [2.0], "extra": ["x"]})
+    write_hour_files(backend, "db", "cpu", first_hour)
+    write_hour_files(backend, "db", "cpu", second_hour)
     measurements = Measurements(Engine(backend))
     listed = measurements.files("db", "cpu", TimeRange())
     assert len(listed.listed) == 2
 
     # The second hour's file goes after the listing, before its footer is read.
-    second_hour = [path for path in backend.list("db/cpu/") if "/2024/01/01/01/" in path]
-    assert len(second_hour) == 1
-    backend.delete_batch(second_hour)
+    second_file = [path for path in backend.list("db/cpu/") if "/2024/01/01/01/" in path]
+    assert len(second_file) == 1
+    backend.delete_batch(second_file)
 
     columns = measurements.columns_of(listed)
     assert [column.name for column in columns] == ["time", "usage"]
