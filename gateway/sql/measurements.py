@@ -20,13 +20,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import duckdb
 import pyarrow as pa
 
-from gateway.engine import Engine, quote_literal
+from gateway.engine import Engine
 from gateway.errors import InvalidCatalogName, StorageError, UndefinedTable
 from gateway.ingest.arrow_writer import BufferedRows
-from gateway.sql.duckdb_errors import names_missing_file
+from gateway.sql.file_schemas import Column, FileGone, FileSchema, read_file_schemas
 from gateway.sql.listing_cache import ListingCache
 from gateway.sql.time_bounds import TIME_COLUMN, TimeRange
 from gateway.storage import layout
@@ -42,14 +41,6 @@ DATABASE_MARKER = "_lakegate_database"
 
 
 @dataclass(frozen=True)
-class Column:
-    """A column of a measurement: name and DuckDB type."""
-
-    name: str
-    type: str
-
-
-@dataclass(frozen=True)
 class MeasurementFiles:
     """The files of one measurement chosen for a time range, how many it has in all, and its buffered rows."""
 
@@ -62,6 +53,16 @@ class MeasurementFiles:
     superseded: list[ObjectInfo] = field(default_factory=list)
     #: Every file of the measurement, chosen or not (the newest versions, buffers' files left out).
     listed: list[ObjectInfo] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class _StoredSchemas:
+    """The columns of a measurement's files, kept with the keys of the files they were read from."""
+
+    keys: frozenset[tuple[str, int, float]]
+    #: The column union of all the files: ``time`` first, then alphabetical.
+    union: list[Column]
+    by_path: dict[str, FileSchema]
 
 
 class BufferedSource(Protocol):
@@ -82,7 +83,7 @@ class Measurements:
         self.engine = engine
         self.backend = engine.backend
         self._listings = ListingCache(self.backend, listing_ttl)
-        self._schemas: dict[tuple[str, str], tuple[frozenset[tuple[str, int, float]], list[Column]]] = {}
+        self._schemas: dict[tuple[str, str], _StoredSchemas] = {}
         self._lock = threading.Lock()
         self.buffered: BufferedSource | None = None
         self._buffer_schemas: dict[pa.Schema, list[Column]] = {}
@@ -195,22 +196,36 @@ class Measurements:
         listed = self._listed(database, measurement, TimeRange(), self._snapshot(database, measurement))
         return self._file_columns(database, measurement, listed.chosen)
 
+    def schemas_of(self, files: MeasurementFiles) -> dict[str, FileSchema]:
+        """Return the columns of each chosen file of ``files``, by path, without listing again.
+
+        A file removed since ``files`` was listed is left out: only DELETE
+        (of every row of the file) and retention remove files, so its rows
+        are gone too. A DELETE that rewrites a file keeps the old version
+        for a grace period (see gateway/storage/file_versions.py).
+        """
+        by_path = self._schemas_of(files.database, files.measurement, files.listed).by_path
+        return {info.path: by_path[info.path] for info in files.chosen if info.path in by_path}
+
     def _file_columns(self, database: str, measurement: str, files: list[ObjectInfo]) -> list[Column]:
+        return self._schemas_of(database, measurement, files).union
+
+    def _schemas_of(self, database: str, measurement: str, files: list[ObjectInfo]) -> _StoredSchemas:
         keys = frozenset(_key(info) for info in files)
         with self._lock:
-            cached_keys, cached_columns = self._schemas.get((database, measurement), (frozenset(), []))
-        if keys == cached_keys:
-            return cached_columns
+            cached = self._schemas.get((database, measurement), _StoredSchemas(frozenset(), [], {}))
+        if keys == cached.keys:
+            return cached
         try:
-            if cached_keys <= keys:
-                new_files = [info for info in files if _key(info) not in cached_keys]
-                columns = _union(cached_columns, self._describe(new_files))
+            if cached.keys <= keys:
+                new_files = [info for info in files if _key(info) not in cached.keys]
+                by_path = {**cached.by_path, **read_file_schemas(self.engine, new_files)}
             else:
-                columns = self._describe(files)
-        except _FileGone:
+                by_path = read_file_schemas(self.engine, files)
+        except FileGone:
             # A DELETE that emptied a file, or a retention run, removed it after
-            # the listing above. The union is read from a fresh listing; a query
-            # that still names the file lists again when DuckDB misses it.
+            # the listing above. The schemas are read from a fresh listing; a
+            # query that still names the file lists again when DuckDB misses it.
             for attempt in range(2, UNION_ATTEMPTS + 1):
                 logger.info("a file of %s.%s was removed before its schema was read; listing again",
                             database, measurement)
@@ -218,13 +233,19 @@ class Measurements:
                                      self._snapshot(database, measurement)).chosen
                 keys = frozenset(_key(info) for info in files)
                 try:
-                    columns = self._describe(files, again=attempt == UNION_ATTEMPTS)
+                    by_path = read_file_schemas(self.engine, files, again=attempt == UNION_ATTEMPTS)
                     break
-                except _FileGone:
+                except FileGone:
                     continue
+        listed_paths = {info.path for info in files}
+        by_path = {path: schema for path, schema in by_path.items() if path in listed_paths}
+        union: list[Column] = []
+        for schema in dict.fromkeys(by_path[path] for path in sorted(by_path)):
+            union = _union(union, list(schema))
+        stored = _StoredSchemas(keys, union, by_path)
         with self._lock:
-            self._schemas[(database, measurement)] = (keys, columns)
-        return columns
+            self._schemas[(database, measurement)] = stored
+        return stored
 
     def _buffered_columns(self, schema: pa.Schema | None) -> list[Column]:
         """Return the columns of buffered rows with the types DuckDB reads them as, cached per schema."""
@@ -243,21 +264,6 @@ class Measurements:
             with self._lock:
                 self._buffer_schemas[schema] = cached
         return cached
-
-    def _describe(self, files: list[ObjectInfo], *, again: bool = False) -> list[Column]:
-        """Return the column union of ``files``; raise _FileGone if one is missing, unless read ``again``."""
-        if not files:
-            return []
-        uris = ", ".join(quote_literal(self.backend.uri(info.path)) for info in files)
-        try:
-            rows = self.engine.cursor().execute(
-                f"DESCRIBE SELECT * FROM read_parquet([{uris}], union_by_name = true)"
-            ).fetchall()
-        except duckdb.Error as error:
-            if names_missing_file(error) and not again:
-                raise _FileGone() from error
-            raise StorageError(f"could not read the Parquet schema of {len(files)} files: {error}") from error
-        return sorted((Column(str(row[0]), str(row[1])) for row in rows), key=_column_order)
 
     # Storage access, with library errors translated once
 
@@ -311,7 +317,3 @@ def _wider(first: str, second: str) -> str:
     if first in _NUMERIC_RANK and second in _NUMERIC_RANK:
         return first if _NUMERIC_RANK[first] >= _NUMERIC_RANK[second] else second
     return "VARCHAR"
-
-
-class _FileGone(Exception):
-    """A listed file no longer existed when DuckDB read its footer."""

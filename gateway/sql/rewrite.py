@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from gateway.errors import FeatureNotSupported, InsufficientPrivilege
+from gateway.sql.file_schemas import FileSchema
 from gateway.sql.measurements import Column, MeasurementFiles, Measurements
 from gateway.sql.plan_cache import ScanSource
 from gateway.sql.time_bounds import Evaluator, TimeRange, time_range
@@ -147,20 +148,48 @@ def _drop_database_qualifiers(tree: exp.Expression) -> None:
 
 
 def _scan_query(measurements: Measurements, columns: list[Column], files: MeasurementFiles) -> exp.Expression:
-    empty = exp.select(*[
-        exp.alias_(exp.cast(exp.null(), _duckdb_type(column.type)), column.name, quoted=True)
-        for column in columns
-    ]).where(exp.false())
-    if not files.chosen:
-        return empty
-    uris = exp.Array(expressions=[
-        exp.Literal.string(measurements.backend.uri(info.path)) for info in files.chosen
-    ])
-    read = exp.Anonymous(this="read_parquet", expressions=[
-        uris, exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
-    ])
-    data = exp.select(exp.Star()).from_(exp.Table(this=read))
-    return exp.Union(this=empty, expression=data, distinct=False, by_name=True)
+    """Read the chosen files as ``columns``: one ``read_parquet`` per schema, joined by UNION ALL.
+
+    Files of one schema need no ``union_by_name``, which would make DuckDB
+    open every file's footer while it binds the query. Each part names the
+    columns in the union's order, with NULL for a column its files lack and
+    a cast where its files store a narrower type.
+    """
+    groups: dict[FileSchema, list[str]] = {}
+    for path, schema in measurements.schemas_of(files).items():
+        groups.setdefault(schema, []).append(path)
+    if not groups:
+        return exp.select(*[_typed_null(column) for column in columns]).where(exp.false())
+
+    parts = [_schema_part(measurements, columns, schema, paths) for schema, paths in groups.items()]
+    query = parts[0]
+    for part in parts[1:]:
+        query = exp.Union(this=query, expression=part, distinct=False)
+    return query
+
+
+def _schema_part(measurements: Measurements, columns: list[Column], schema: FileSchema,
+                 paths: list[str]) -> exp.Select:
+    stored = {column.name.lower(): column for column in schema}
+    projection: list[exp.Expression] = []
+    for column in columns:
+        found = stored.get(column.name.lower())
+        if found is None:
+            projection.append(_typed_null(column))
+        elif found.type != column.type:
+            value = exp.cast(exp.column(found.name, quoted=True), _duckdb_type(column.type))
+            projection.append(exp.alias_(value, column.name, quoted=True))
+        elif found.name != column.name:
+            projection.append(exp.alias_(exp.column(found.name, quoted=True), column.name, quoted=True))
+        else:
+            projection.append(exp.column(column.name, quoted=True))
+    uris = exp.Array(expressions=[exp.Literal.string(measurements.backend.uri(path)) for path in paths])
+    read = exp.Anonymous(this="read_parquet", expressions=[uris])
+    return exp.select(*projection).from_(exp.Table(this=read))
+
+
+def _typed_null(column: Column) -> exp.Expression:
+    return exp.alias_(exp.cast(exp.null(), _duckdb_type(column.type)), column.name, quoted=True)
 
 
 def _duckdb_type(name: str) -> exp.DataType:

@@ -20,7 +20,7 @@ from gateway.storage.local import LocalBackend
 def test_missing_file_at_binding_retried(tmp_path: Path) -> None:
     missing = tmp_path / "cpu_1.parquet"
     with duckdb.connect() as connection, pytest.raises(duckdb.IOException) as excinfo:
-        connection.execute(f"SELECT count(*) FROM read_parquet(['{missing}'], union_by_name = true)")
+        connection.execute(f"SELECT count(*) FROM read_parquet(['{missing}'])")
     assert names_missing_file(excinfo.value)
 
 
