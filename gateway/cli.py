@@ -299,13 +299,12 @@ def _security_settings(args: argparse.Namespace) -> SecuritySettings:
 
 def serve(settings: Settings, *, load_demo: bool = False) -> int:
     """Start the runtime and serve until SIGINT or SIGTERM; return the exit status."""
-    from gateway.allocator import limit_malloc_arenas, use_system_allocator
+    from gateway.allocator import limit_malloc_arenas
     from gateway.ingest.http_auth import WriteAuthorizer, load_tokens
     from gateway.server.auth import build_authenticator
     from gateway.server.server import GatewayServer
 
     limit_malloc_arenas()
-    use_system_allocator()
 
     # Users, HTTP tokens, TLS files and the trust rule are checked before the
     # store is probed and before anything listens.
