@@ -11,6 +11,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from gateway.engine import Engine
+from gateway.storage.open import open_backend
+from tests.emulators import StorageTarget
+
 # Writes and reads a Parquet file in pyarrow's C++ code, then prints the
 # pool pyarrow's Python calls use and what the bundled mimalloc allocated.
 _PROBE = """
@@ -44,4 +50,32 @@ def test_pool_chosen_by_operator_stays() -> None:
 
     assert pool == "mimalloc"
     assert int(mimalloc_bytes) > 0
+
+
+def _file_cache(engine: Engine) -> bool:
+    cursor = engine.cursor()
+    try:
+        row = cursor.execute("SELECT current_setting('enable_external_file_cache')").fetchone()
+    finally:
+        cursor.close()
+    assert row is not None
+    return bool(row[0])
+
+
+def test_local_store_leaves_file_contents_to_the_os(local_storage_url: StorageTarget) -> None:
+    engine = Engine(open_backend(local_storage_url.url, local_storage_url.settings))
+    try:
+        assert _file_cache(engine) is False
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("target_name", ["s3_storage_url", "azure_storage_url"])
+def test_object_store_keeps_file_contents(target_name: str, request: pytest.FixtureRequest) -> None:
+    target: StorageTarget = request.getfixturevalue(target_name)
+    engine = Engine(open_backend(target.url, target.settings))
+    try:
+        assert _file_cache(engine) is True
+    finally:
+        engine.close()
 
