@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import pyarrow as pa
@@ -63,6 +63,24 @@ class _StoredSchemas:
     #: The column union of all the files: ``time`` first, then alphabetical.
     union: list[Column]
     by_path: dict[str, FileSchema]
+    #: The list of files they were read for. The same list object again skips the comparison of keys.
+    files: list[ObjectInfo] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Partitioned:
+    """A listing's newest file versions with their hour partitions, and the older versions.
+
+    Kept per measurement while the listing cache returns the same
+    ``objects`` list, so a repeated query neither splits the listing again
+    nor builds a new list of files (``every``), which the schema cache
+    then recognises by identity.
+    """
+
+    objects: list[ObjectInfo]
+    live: list[tuple[ObjectInfo, layout.Partition]]
+    every: list[ObjectInfo]
+    superseded: list[ObjectInfo]
 
 
 class BufferedSource(Protocol):
@@ -87,6 +105,7 @@ class Measurements:
         self._lock = threading.Lock()
         self.buffered: BufferedSource | None = None
         self._buffer_schemas: dict[pa.Schema, list[Column]] = {}
+        self._partitions: dict[str, _Partitioned] = {}
 
     # Listings
 
@@ -147,21 +166,34 @@ class Measurements:
     def _listed(self, database: str, measurement: str, time_range: TimeRange,
                 buffered: BufferedRows, cached: bool = False) -> MeasurementFiles:
         prefix = layout.measurement_prefix(database, measurement)
-        live, superseded = newest_versions(self._objects(prefix, cached))
+        partitioned = self._partitioned(prefix, cached)
+        if buffered.segment_ids:
+            every = [info for info, _ in partitioned.live if not buffered.owns(info.path)]
+        else:
+            every = partitioned.every
         chosen: list[ObjectInfo] = []
-        every: list[ObjectInfo] = []
-        for info in live:
-            partition = layout.partition_of(info.path[len(prefix):])
-            if partition is None or buffered.owns(info.path):
-                continue
-            every.append(info)
-            if time_range.empty:
-                continue
-            if partition.overlaps(time_range.low, time_range.high):
-                chosen.append(info)
+        if not time_range.empty:
+            chosen = [info for info, partition in partitioned.live
+                      if partition.overlaps(time_range.low, time_range.high) and not buffered.owns(info.path)]
         chosen_bases = {layout.file_version(info.path)[0] for info in chosen}
-        older = [info for info in superseded if layout.file_version(info.path)[0] in chosen_bases]
+        older = [info for info in partitioned.superseded if layout.file_version(info.path)[0] in chosen_bases]
         return MeasurementFiles(database, measurement, chosen, len(every), superseded=older, listed=every)
+
+    def _partitioned(self, prefix: str, cached: bool) -> _Partitioned:
+        """Split a listing into newest versions with their partitions, reusing the split of a kept listing."""
+        objects = self._objects(prefix, cached)
+        with self._lock:
+            kept = self._partitions.get(prefix)
+        if kept is not None and kept.objects is objects:
+            return kept
+        live, superseded = newest_versions(objects)
+        with_partitions = [(info, layout.partition_of(info.path[len(prefix):])) for info in live]
+        in_partitions = [(info, partition) for info, partition in with_partitions if partition is not None]
+        split = _Partitioned(objects, in_partitions, [info for info, _ in in_partitions], superseded)
+        if cached:
+            with self._lock:
+                self._partitions[prefix] = split
+        return split
 
     def forget_listings(self) -> None:
         """Drop every listing kept for queries, so the next query lists the store afresh."""
@@ -211,11 +243,16 @@ class Measurements:
         return self._schemas_of(database, measurement, files).union
 
     def _schemas_of(self, database: str, measurement: str, files: list[ObjectInfo]) -> _StoredSchemas:
-        keys = frozenset(_key(info) for info in files)
         with self._lock:
             cached = self._schemas.get((database, measurement), _StoredSchemas(frozenset(), [], {}))
-        if keys == cached.keys:
+        if files is cached.files:
             return cached
+        keys = frozenset(_key(info) for info in files)
+        if keys == cached.keys:
+            stored = replace(cached, files=files)
+            with self._lock:
+                self._schemas[(database, measurement)] = stored
+            return stored
         try:
             if cached.keys <= keys:
                 new_files = [info for info in files if _key(info) not in cached.keys]
@@ -242,7 +279,7 @@ class Measurements:
         union: list[Column] = []
         for schema in dict.fromkeys(by_path[path] for path in sorted(by_path)):
             union = _union(union, list(schema))
-        stored = _StoredSchemas(keys, union, by_path)
+        stored = _StoredSchemas(keys, union, by_path, files)
         with self._lock:
             self._schemas[(database, measurement)] = stored
         return stored

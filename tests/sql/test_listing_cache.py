@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
+from gateway.engine import Engine
+from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
 from gateway.sql.listing_cache import ListingCache
+from gateway.sql.measurements import Measurements
+from gateway.sql.time_bounds import TimeRange
 from gateway.storage.backend import ObjectInfo
 from gateway.storage.local import LocalBackend
 from gateway.storage.open import open_backend
@@ -157,3 +163,28 @@ def test_s3_zero_ttl_lists_every_time(s3_storage_url: StorageTarget) -> None:
     cache.objects(PREFIX, lister)
     cache.objects(PREFIX, lister)
     assert lister.calls == 2
+
+
+def test_measurement_files_follow_the_kept_listing(tmp_path: Path) -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    backend = LocalBackend(tmp_path)
+    write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([start], TIME_TYPE), "usage": [1.0]}))
+    age_directories(tmp_path)
+    measurements = Measurements(Engine(backend))
+
+    first = measurements.files("db", "cpu", TimeRange(), cached=True)
+    again = measurements.files("db", "cpu", TimeRange(), cached=True)
+    assert again.listed is first.listed
+    assert [column.name for column in measurements.columns_of(again)] == ["time", "usage"]
+
+    # Another writer adds an hour with a new column.
+    later_hour = pa.table({"time": pa.array([start + timedelta(hours=1)], TIME_TYPE), "usage": [2.0],
+                           "host": ["a"]})
+    write_hour_files(LocalBackend(tmp_path), "db", "cpu", later_hour)
+    later = measurements.files("db", "cpu", TimeRange(), cached=True)
+    one_hour = measurements.files("db", "cpu", TimeRange(start + timedelta(minutes=70), None), cached=True)
+
+    assert later.listed is not first.listed
+    assert [info.path.split("/")[5] for info in later.chosen] == ["00", "01"]
+    assert [info.path.split("/")[5] for info in one_hour.chosen] == ["01"]
+    assert [column.name for column in measurements.columns_of(later)] == ["time", "host", "usage"]
