@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from gateway.allocator import ARROW_POOL_VARIABLE
 from gateway.storage.duckdb_extensions import quote_literal
 from tests.emulators import ServiceProcess, free_port
 
@@ -43,7 +44,10 @@ def running_buenavista(parquet_glob: str, directory: Path) -> Iterator[int]:
     database = directory / "buenavista.duckdb"
     create_view_database(database, parquet_glob)
     port = free_port()
-    env = {**os.environ, "BUENAVISTA_HOST": "127.0.0.1", "BUENAVISTA_PORT": str(port)}
+    # Importing the gateway package set pyarrow's pool in this environment;
+    # the reference runs with pyarrow's own default.
+    env = {key: value for key, value in os.environ.items() if key != ARROW_POOL_VARIABLE}
+    env.update({"BUENAVISTA_HOST": "127.0.0.1", "BUENAVISTA_PORT": str(port)})
     service = ServiceProcess("buenavista", [sys.executable, "-m", MODULE, str(database)],
                              directory / "buenavista.log", env)
     try:
