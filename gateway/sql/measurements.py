@@ -71,10 +71,10 @@ class _StoredSchemas:
 class _Partitioned:
     """A listing's newest file versions with their hour partitions, and the older versions.
 
-    Kept per measurement while the listing cache returns the same
-    ``objects`` list, so a repeated query neither splits the listing again
-    nor builds a new list of files (``every``), which the schema cache
-    then recognises by identity.
+    One is kept per measurement while the listing cache returns the same
+    ``objects`` list. A repeated query then neither splits the listing
+    again nor builds a new list of files (``every``), and the schema cache
+    recognises that list by identity.
     """
 
     objects: list[ObjectInfo]
@@ -183,9 +183,9 @@ class Measurements:
         """Split a listing into newest versions with their partitions, reusing the split of a kept listing."""
         objects = self._objects(prefix, cached)
         with self._lock:
-            kept = self._partitions.get(prefix)
-        if kept is not None and kept.objects is objects:
-            return kept
+            previous = self._partitions.get(prefix)
+        if previous is not None and previous.objects is objects:
+            return previous
         live, superseded = newest_versions(objects)
         with_partitions = [(info, layout.partition_of(info.path[len(prefix):])) for info in live]
         in_partitions = [(info, partition) for info, partition in with_partitions if partition is not None]
@@ -209,8 +209,8 @@ class Measurements:
     def columns(self, database: str, measurement: str) -> list[Column]:
         """Return the union of the columns of every file: ``time`` first, then alphabetical.
 
-        The union is cached per measurement with the files it was read from.
-        Only files added since are read again, and a removed file rereads all.
+        Each file's columns are cached by path, size and modification time,
+        so only files not read before are read.
         """
         buffered = self._snapshot(database, measurement)
         listed = self._listed(database, measurement, TimeRange(), buffered)
@@ -231,10 +231,10 @@ class Measurements:
     def schemas_of(self, files: MeasurementFiles) -> dict[str, FileSchema]:
         """Return the columns of each chosen file of ``files``, by path, without listing again.
 
-        A file removed since ``files`` was listed is left out: only DELETE
-        (of every row of the file) and retention remove files, so its rows
-        are gone too. A DELETE that rewrites a file keeps the old version
-        for a grace period (see gateway/storage/file_versions.py).
+        A file removed since ``files`` was listed is left out. Only DELETE
+        (of every row of the file), TRUNCATE, DROP and retention remove files,
+        so its rows are gone too. A DELETE that rewrites a file keeps the old
+        version for a grace period (see gateway/storage/file_versions.py).
         """
         by_path = self._schemas_of(files.database, files.measurement, files.listed).by_path
         return {info.path: by_path[info.path] for info in files.chosen if info.path in by_path}
@@ -254,14 +254,10 @@ class Measurements:
                 self._schemas[(database, measurement)] = stored
             return stored
         try:
-            if cached.keys <= keys:
-                new_files = [info for info in files if _key(info) not in cached.keys]
-                by_path = {**cached.by_path, **read_file_schemas(self.engine, new_files)}
-            else:
-                by_path = read_file_schemas(self.engine, files)
+            by_path = self._read_new_schemas(cached, files)
         except FileGone:
             # A DELETE that emptied a file, or a retention run, removed it after
-            # the listing above. The schemas are read from a fresh listing; a
+            # the listing above. The schemas are read from a fresh listing, and a
             # query that still names the file lists again when DuckDB misses it.
             for attempt in range(2, UNION_ATTEMPTS + 1):
                 logger.info("a file of %s.%s was removed before its schema was read; listing again",
@@ -270,7 +266,7 @@ class Measurements:
                                      self._snapshot(database, measurement)).chosen
                 keys = frozenset(_key(info) for info in files)
                 try:
-                    by_path = read_file_schemas(self.engine, files, again=attempt == UNION_ATTEMPTS)
+                    by_path = self._read_new_schemas(cached, files, again=attempt == UNION_ATTEMPTS)
                     break
                 except FileGone:
                     continue
@@ -283,6 +279,12 @@ class Measurements:
         with self._lock:
             self._schemas[(database, measurement)] = stored
         return stored
+
+    def _read_new_schemas(self, cached: _StoredSchemas, files: list[ObjectInfo], *,
+                          again: bool = False) -> dict[str, FileSchema]:
+        """Return the schemas of ``cached`` updated with those of the files it has no key for, read now."""
+        new_files = [info for info in files if _key(info) not in cached.keys]
+        return {**cached.by_path, **read_file_schemas(self.engine, new_files, again=again)}
 
     def _buffered_columns(self, schema: pa.Schema | None) -> list[Column]:
         """Return the columns of buffered rows with the types DuckDB reads them as, cached per schema."""

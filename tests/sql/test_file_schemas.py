@@ -1,6 +1,6 @@
 """Each file's columns, and scans over files of different schemas read as one relation.
 
-The store holds measurement ``cpu`` in four hour partitions of three
+The store contains measurement ``cpu`` in four hour partitions of three
 schemas: hours 0 and 3 store (time, usage DOUBLE, host); hour 1 stores
 usage as BIGINT and has no host; hour 2 adds a column ``region`` and
 spells the host column ``Host``.
@@ -9,6 +9,7 @@ spells the host column ``Host``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import duckdb
@@ -20,9 +21,10 @@ from gateway.config import Settings
 from gateway.engine import Engine
 from gateway.ingest.parquet_files import TIME_TYPE, write_hour_files
 from gateway.session import Session
+from gateway.sql import measurements as measurements_module
 from gateway.sql import parse
 from gateway.sql.catalog.sync import CatalogSync
-from gateway.sql.file_schemas import Column, FileGone, read_file_schemas
+from gateway.sql.file_schemas import Column, FileGone, FileSchema, read_file_schemas
 from gateway.sql.lru import LruCache
 from gateway.sql.measurements import Measurements
 from gateway.sql.plan_cache import PlanCache
@@ -59,7 +61,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 def _files(store: SimpleNamespace) -> list[ObjectInfo]:
-    return sorted(store.backend.list_objects("db/cpu/"), key=lambda info: info.path)
+    return _files_of(store.backend)
 
 
 def test_each_file_has_its_own_columns(store: SimpleNamespace) -> None:
@@ -76,12 +78,12 @@ def test_each_file_has_its_own_columns(store: SimpleNamespace) -> None:
 
 
 def test_missing_file_is_reported(store: SimpleNamespace) -> None:
-    gone = ObjectInfo(path="db/cpu/2024/01/01/09/cpu_gone.parquet", size=1, last_modified=START)
+    missing = ObjectInfo(path="db/cpu/2024/01/01/09/cpu_missing.parquet", size=1, last_modified=START)
     with pytest.raises(FileGone):
-        read_file_schemas(store.engine, [*_files(store), gone])
+        read_file_schemas(store.engine, [*_files(store), missing])
 
 
-def test_union_takes_wider_types_and_earliest_spelling(store: SimpleNamespace) -> None:
+def test_union_widens_types_keeps_first_spelling(store: SimpleNamespace) -> None:
     columns = store.measurements.columns("db", "cpu")
 
     assert columns == [Column("time", TIMESTAMPTZ), Column("host", "VARCHAR"), Column("region", "VARCHAR"),
@@ -118,3 +120,27 @@ def test_scan_matches_union_by_name(store: SimpleNamespace) -> None:
     assert rows[2][1:] == (None, None, 3.0)
     assert rows[4][1:] == ("c", "eu", 5.5)
     assert types == ["timestamp[us, tz=UTC]", "string", "string", "double"]
+
+
+def test_removed_file_rereads_no_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = LocalBackend(tmp_path)
+    for hour in range(3):
+        write_hour_files(backend, "db", "cpu", _hour(hour, usage=pa.array([1.0, 2.0])))
+    measurements = Measurements(Engine(backend))
+    assert [column.name for column in measurements.columns("db", "cpu")] == ["time", "usage"]
+    read: list[str] = []
+
+    def recording(engine: Engine, files: list[ObjectInfo], *, again: bool = False) -> dict[str, FileSchema]:
+        read.extend(info.path for info in files)
+        return read_file_schemas(engine, files, again=again)
+
+    monkeypatch.setattr(measurements_module, "read_file_schemas", recording)
+    backend.delete_batch([_files_of(backend)[0].path])
+    write_hour_files(backend, "db", "cpu", _hour(5, usage=pa.array([3.0, 4.0]), host=pa.array(["a", "b"])))
+
+    assert [column.name for column in measurements.columns("db", "cpu")] == ["time", "host", "usage"]
+    assert [path.split("/")[5] for path in read] == ["05"]
+
+
+def _files_of(backend: LocalBackend) -> list[ObjectInfo]:
+    return sorted(backend.list_objects("db/cpu/"), key=lambda info: info.path)
