@@ -44,8 +44,8 @@ def running_buenavista(parquet_glob: str, directory: Path) -> Iterator[int]:
     database = directory / "buenavista.duckdb"
     create_view_database(database, parquet_glob)
     port = free_port()
-    # Importing the gateway package set pyarrow's pool in this environment;
-    # the reference runs with pyarrow's own default.
+    # Importing the gateway package set pyarrow's pool in this environment.
+    # The reference runs with pyarrow's own default.
     env = {key: value for key, value in os.environ.items() if key != ARROW_POOL_VARIABLE}
     env.update({"BUENAVISTA_HOST": "127.0.0.1", "BUENAVISTA_PORT": str(port)})
     service = ServiceProcess("buenavista", [sys.executable, "-m", MODULE, str(database)],

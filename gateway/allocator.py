@@ -23,7 +23,7 @@ def use_system_allocator() -> None:
     heap per thread, and the server runs a thread per connection. Under the
     load run (docs/reliability.md), the process grew by 338 MiB in the
     120 s after warm-up with mimalloc, and by 46 MiB on malloc. The
-    variable reaches pyarrow's C++ code, which reads and writes Parquet;
+    variable reaches pyarrow's C++ code, which reads and writes Parquet.
     ``pyarrow.set_memory_pool`` would reach pyarrow's Python calls only.
     """
     os.environ.setdefault(ARROW_POOL_VARIABLE, "system")

@@ -3,10 +3,9 @@
 A scan reads files of one schema with a single ``read_parquet`` and no
 ``union_by_name``, which makes DuckDB open every file's footer when it
 binds the query. To know which files share a schema, each file's columns
-are read once: ``parquet_schema()`` gives the raw Parquet schema of every
-file in one call, and one DESCRIBE of one file per distinct raw schema
-gives the DuckDB types, which are the same for all files of that raw
-schema.
+are read once. ``parquet_schema()`` gives the raw Parquet schema of every
+file in one call. Files of one raw schema are read with the same DuckDB
+types, so one DESCRIBE of one of them gives the types of all.
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ def read_file_schemas(engine: Engine, files: Sequence[ObjectInfo], *, again: boo
     uris = ", ".join(quote_literal(uri) for uri in paths_by_uri)
     # column_id 0 is the schema's root, whose name depends on the writer.
     raw_rows = _run(engine, f"SELECT file_name, {', '.join(_RAW_FIELDS)} FROM parquet_schema([{uris}]) "
-                            "WHERE column_id > 0 ORDER BY file_name, column_id", len(files), again)
+                            "WHERE column_id > 0 ORDER BY file_name, column_id", f"{len(files)} files", again)
     raw_by_uri: dict[str, list[tuple[object, ...]]] = {uri: [] for uri in paths_by_uri}
     for row in raw_rows:
         raw_by_uri[str(row[0])].append(tuple(row[1:]))
@@ -66,20 +65,20 @@ def read_file_schemas(engine: Engine, files: Sequence[ObjectInfo], *, again: boo
         key = tuple(raw)
         schema = schemas_by_raw.get(key)
         if schema is None:
-            rows = _run(engine, f"DESCRIBE SELECT * FROM read_parquet({quote_literal(uri)})", 1, again)
+            rows = _run(engine, f"DESCRIBE SELECT * FROM read_parquet({quote_literal(uri)})", uri, again)
             schema = tuple(Column(str(row[0]), str(row[1])) for row in rows)
             schemas_by_raw[key] = schema
         result[paths_by_uri[uri]] = schema
     return result
 
 
-def _run(engine: Engine, sql: str, file_count: int, again: bool) -> list[tuple[object, ...]]:
+def _run(engine: Engine, sql: str, subject: str, again: bool) -> list[tuple[object, ...]]:
     cursor = engine.cursor()
     try:
         return cursor.execute(sql).fetchall()
     except duckdb.Error as error:
         if names_missing_file(error) and not again:
             raise FileGone() from error
-        raise StorageError(f"could not read the Parquet schema of {file_count} files: {error}") from error
+        raise StorageError(f"could not read the Parquet schema of {subject}: {error}") from error
     finally:
         cursor.close()

@@ -1,7 +1,7 @@
 """The process's memory choices: pyarrow's pool, and DuckDB's cache of file contents per store.
 
 Their effect on memory under load is measured by ``python -m
-reliability.load`` (docs/reliability.md); these tests check that each
+reliability.load`` (docs/reliability.md). These tests check that each
 choice is in force.
 """
 

@@ -165,7 +165,7 @@ def test_s3_zero_ttl_lists_every_time(s3_storage_url: StorageTarget) -> None:
     assert lister.calls == 2
 
 
-def test_measurement_files_follow_the_kept_listing(tmp_path: Path) -> None:
+def test_measurement_files_follow_listing_changes(tmp_path: Path) -> None:
     start = datetime(2024, 1, 1, tzinfo=UTC)
     backend = LocalBackend(tmp_path)
     write_hour_files(backend, "db", "cpu", pa.table({"time": pa.array([start], TIME_TYPE), "usage": [1.0]}))
