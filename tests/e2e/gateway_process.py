@@ -66,7 +66,10 @@ def environment_for(settings: Settings) -> dict[str, str]:
 def start_gateway(settings: Settings, log_path: Path, *extra: str) -> GatewayProcess:
     """Start the gateway on a free loopback port and wait until it accepts connections."""
     port = free_port()
+    # The kernel may hand out a port just released again, so the two must be checked apart.
     http_port = free_port()
+    while http_port == port:
+        http_port = free_port()
     if "--wal-dir" not in extra:
         # Each process its own write-ahead log, next to its log file; a test
         # that restarts a gateway passes the same --wal-dir to both.
